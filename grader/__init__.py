@@ -1,0 +1,3 @@
+"""Auto-grader for the RNN exercises: `python -m grader --help`."""
+
+__version__ = "0.1.0"

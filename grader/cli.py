@@ -1,0 +1,164 @@
+"""`python -m grader`: command line -> exercises and target -> judge -> scores -> report."""
+from __future__ import annotations
+
+import argparse
+import json
+import locale
+import os
+import secrets
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader import catalog, report, runner, scoring
+from grader.catalog import UsageError
+from grader.target import resolve_target
+
+EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_GRADER = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Options:
+    exercises: list[catalog.Exercise]
+    target_name: str
+    target: Path
+    device: str
+    seed: int
+    json_path: str | None
+    lang: str
+    test_timeout_s: float
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m grader",
+        description="Grade the RNN exercises against torch.nn and print a score with hints.",
+        epilog="Exit codes: 0 all passed, 1 some test failed, 2 usage error, 3 the grader itself failed.",
+    )
+    parser.add_argument("exercises", nargs="*", metavar="EXERCISE",
+                        help="ids or prefixes, e.g. ex3, lstm, ex3_lstm (default: all)")
+    parser.add_argument("--target", default="exercises", metavar="exercises|solutions|DIR",
+                        help="what to grade: a folder holding ex*.py and modules.py (default: exercises)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="where the tests run (default auto: cuda when available)")
+    parser.add_argument("--seed", type=_seed, default=None, help="random inputs' seed (default: fresh each run)")
+    parser.add_argument("--json", metavar="PATH", help="write the JSON report here ('-' = stdout)")
+    parser.add_argument("--lang", choices=("en", "zh"), default=None, help="hint language (default: from the locale)")
+    parser.add_argument("--timeout", type=_positive, default=30.0, metavar="SECONDS",
+                        help="time limit of one test (default: 30)")
+    return parser
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**63-1: {text}")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text}")
+    return value
+
+
+def _locale_language() -> str:
+    for variable in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        value = os.environ.get(variable)
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    try:
+        code = locale.getlocale()[0] or ""
+    except ValueError:
+        code = ""
+    return "zh" if code.lower().startswith("zh") else "en"
+
+
+def _check_json_path(path: str | None) -> None:
+    if path and path != "-":
+        parent = Path(path).expanduser().resolve().parent
+        if not parent.is_dir():
+            raise UsageError(f"--json {path}: folder {parent} does not exist")
+
+
+def _check_device(device: str) -> None:
+    if device == "cuda":
+        import torch  # only here: the grader process needs torch for nothing else
+
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: no CUDA device is available here; use --device cpu or auto")
+
+
+def parse_options(argv: list[str]) -> Options:
+    args = _parser().parse_args(argv)
+    exercises = catalog.select(args.exercises)
+    target = resolve_target(args.target)
+    _check_json_path(args.json)
+    _check_device(args.device)
+    return Options(
+        exercises=exercises,
+        target_name=args.target,
+        target=target,
+        device=args.device,
+        seed=args.seed if args.seed is not None else secrets.randbelow(2**31),
+        json_path=args.json,
+        lang=args.lang or _locale_language(),
+        test_timeout_s=args.timeout,
+    )
+
+
+def grade(options: Options) -> int:
+    started = time.monotonic()
+    plan = runner.RunPlan(exercises=options.exercises, target=options.target, device=options.device,
+                          seed=options.seed, test_timeout_s=options.test_timeout_s)
+    run = runner.run_suites(plan)
+    results = scoring.score_exercises(options.exercises, run.tests, options.lang, options.seed)
+    missing = [r.exercise.id for r in results if not r.tests]
+    if missing:
+        raise runner.GraderFailure(f"no test results for {', '.join(missing)}")
+    info = report.RunInfo(
+        target=options.target_name,
+        device=run.judge.get("device", options.device),
+        seed=options.seed,
+        torch_version=run.judge.get("torch", "unknown"),
+        duration_s=time.monotonic() - started,
+        lang=options.lang,
+    )
+    human = sys.stderr if options.json_path == "-" else sys.stdout
+    report.render_text(results, info, human)
+    if options.json_path:
+        text = json.dumps(report.to_json(results, info), ensure_ascii=False, indent=2)
+        if options.json_path == "-":
+            sys.stdout.write(text + "\n")
+        else:
+            Path(options.json_path).expanduser().write_text(text + "\n", encoding="utf-8")
+    all_passed = all(t.status == "passed" for r in results for t in r.tests)
+    return EXIT_PASSED if all_passed else EXIT_FAILED
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        options = parse_options(sys.argv[1:] if argv is None else argv)
+    except UsageError as error:
+        sys.stderr.write(f"python -m grader: error: {error}\n(see python -m grader --help)\n")
+        return EXIT_USAGE
+    try:
+        return grade(options)
+    except runner.GraderFailure as error:
+        sys.stderr.write(f"python -m grader: the grader itself failed: {error}\n")
+    except Exception as error:  # noqa: BLE001 - whatever went wrong, say so and exit 3
+        sys.stderr.write(f"python -m grader: the grader itself failed: {type(error).__name__}: {error}\n")
+    return EXIT_GRADER

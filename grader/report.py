@@ -1,0 +1,127 @@
+"""Report formats: the native JSON report and the terminal summary."""
+from __future__ import annotations
+
+import platform
+import textwrap
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from grader import __version__
+from grader.scoring import ExerciseResult
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    target: str
+    device: str
+    seed: int
+    torch_version: str
+    duration_s: float
+    lang: str
+
+
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else round(value, 3)
+
+
+def total(results: list[ExerciseResult]) -> tuple[float, float]:
+    return sum(r.score for r in results), sum(r.max_score for r in results)
+
+
+def to_json(results: list[ExerciseResult], info: RunInfo) -> dict[str, Any]:
+    score, max_score = total(results)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "score": _number(score),
+        "max_score": _number(max_score),
+        "target": info.target,
+        "device": info.device,
+        "seed": info.seed,
+        "versions": {"grader": __version__, "torch": info.torch_version, "python": platform.python_version()},
+        "duration_s": round(info.duration_s, 2),
+        "exercises": [
+            {
+                "id": r.exercise.id,
+                "title": r.title,
+                "score": _number(r.score),
+                "max_score": _number(r.max_score),
+                "status": r.status,
+                "tests": [
+                    {
+                        "id": t.id,
+                        "name": t.name,
+                        "status": t.status,
+                        "score": _number(t.score),
+                        "max_score": _number(t.max_score),
+                        **({"hint": t.hint} if t.status != "passed" else {}),
+                        "visibility": t.visibility,
+                    }
+                    for t in r.tests
+                ],
+            }
+            for r in results
+        ],
+    }
+
+
+# --- terminal ---------------------------------------------------------------------
+
+WORDS = {
+    "en": {"header": "Grading {target} on {device} (seed {seed})", "total": "Total",
+           "rerun": "Re-run one exercise with: python -m grader {id}   Same inputs again: --seed {seed}",
+           "all_passed": "All checks passed.", "no_points": "no points: checks your own modules end to end"},
+    "zh": {"header": "评测 {target}，设备 {device}（seed {seed}）", "total": "总分",
+           "rerun": "只评测一个练习：python -m grader {id}   复现相同输入：--seed {seed}",
+           "all_passed": "全部检查通过。", "no_points": "不计分：端到端检查你自己的模块"},
+}
+MARKS = {"passed": "✓", "failed": "✗", "error": "!", "timeout": "⏱", "skipped": "-"}
+ASCII_MARKS = {"passed": "+", "failed": "x", "error": "!", "timeout": "T", "skipped": "-"}
+
+
+def _bar(score: float, max_score: float, unicode: bool, width: int = 10) -> str:
+    filled = round(width * score / max_score) if max_score else 0
+    full, empty = ("█", "░") if unicode else ("#", ".")
+    return full * filled + empty * (width - filled)
+
+
+def _can_print_unicode(stream: TextIO) -> bool:
+    try:
+        "█░✓✗⏱".encode(stream.encoding or "ascii")
+        return True
+    except (LookupError, UnicodeEncodeError):
+        return False
+
+
+def render_text(results: list[ExerciseResult], info: RunInfo, stream: TextIO) -> None:
+    words = WORDS[info.lang]
+    unicode = _can_print_unicode(stream)
+    marks = MARKS if unicode else ASCII_MARKS
+    lines = [words["header"].format(target=info.target, device=info.device, seed=info.seed), ""]
+    first_failing = None
+    for result in results:
+        if result.max_score:
+            score = f"{_number(result.score):>5}/{_number(result.max_score)}"
+            bar = _bar(result.score, result.max_score, unicode)
+        else:
+            passed = sum(t.status == "passed" for t in result.tests)
+            score, bar = f"{passed}/{len(result.tests)} ✓" if unicode else f"{passed}/{len(result.tests)} ok", ""
+        lines.append(f"{result.exercise.id:<15} {result.title:<38} {bar:<10} {score}")
+        for test in result.tests:
+            if test.status == "passed":
+                continue
+            first_failing = first_failing or result.exercise
+            key = test.id.split("::", 1)[-1]
+            head = f"  {marks[test.status]} {key} ({_number(test.max_score)}): "
+            wrapped = textwrap.wrap(test.hint, width=100, initial_indent=head, subsequent_indent=" " * 6)
+            lines.extend(wrapped or [head])
+        if not result.max_score and result.tests:
+            lines.append(f"  ({words['no_points']})")
+    score, max_score = total(results)
+    lines += ["", f"{words['total']}: {_number(score)}/{_number(max_score)}"]
+    if first_failing is None:
+        lines.append(words["all_passed"])
+    else:
+        lines.append(words["rerun"].format(id=first_failing.id.split("_")[0], seed=info.seed))
+    stream.write("\n".join(lines) + "\n")

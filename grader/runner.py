@@ -1,0 +1,174 @@
+"""Run the hidden suites on the learner's code, in a separate pytest process.
+
+The grader itself never imports learner code. The suites run in a child
+process that writes a pytest-json-report file; if that process dies or hangs
+(learner code calling os._exit, crashing the interpreter, looping in C code),
+the test it was running is recorded as the culprit and the suites run again
+without it, so every other test still gets its verdict.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.catalog import SUITES_DIR, Exercise
+
+MAX_ROUNDS = 8  # each round after the first has set aside one more crashing test
+
+
+class GraderFailure(Exception):
+    """The grader itself could not do its job (exit code 3)."""
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    exercises: list[Exercise]
+    target: Path
+    device: str
+    seed: int
+    test_timeout_s: float = 30.0
+    round_timeout_s: float = 600.0
+
+
+@dataclass
+class SuiteRun:
+    """Per-test records (pytest-json-report's entries) and what the judge reported about itself."""
+
+    tests: list[dict[str, Any]]
+    judge: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Round:
+    report: dict[str, Any] | None
+    manifest: list[dict[str, Any]] | None
+    started: list[str]
+    finished: set[str]
+    returncode: int | None  # None: killed at the round's time limit
+    stderr: str
+
+
+def run_suites(plan: RunPlan) -> SuiteRun:
+    set_aside: dict[str, dict[str, Any]] = {}
+    manifest: list[dict[str, Any]] | None = None
+    for _ in range(MAX_ROUNDS):
+        result = _run_round(plan, sorted(set_aside))
+        manifest = result.manifest or manifest
+        if result.report is not None:
+            if result.report.get("exitcode") not in (0, 1):
+                raise GraderFailure(f"the test process ended with pytest exit code {result.report.get('exitcode')}:\n"
+                                    + result.stderr[-2000:])
+            return SuiteRun(tests=result.report["tests"] + list(set_aside.values()),
+                            judge=result.report.get("grader", {}))
+        culprit = _culprit(result)
+        if culprit is None or manifest is None:
+            raise GraderFailure("the test process failed before running any test:\n" + result.stderr[-2000:])
+        set_aside[culprit] = _aborted_record(culprit, manifest, result)
+    # Out of rounds: whatever never finished is reported as aborted.
+    assert manifest is not None
+    tests = [set_aside.get(m["nodeid"]) or _aborted_record(m["nodeid"], manifest, None) for m in manifest]
+    return SuiteRun(tests=tests)
+
+
+def _culprit(result: _Round) -> str | None:
+    unfinished = [nodeid for nodeid in result.started if nodeid not in result.finished]
+    return unfinished[-1] if unfinished else None
+
+
+def _exit_description(result: _Round | None) -> tuple[str, str, str]:
+    """(status, English, Chinese) describing how the test process ended."""
+    if result is None:
+        return ("error", "it was not run: too many earlier tests crashed the grading process",
+                "未运行：之前有太多测试使评测进程崩溃")
+    if result.returncode is None:
+        return ("timeout", "the grading process stopped responding during this test and was stopped",
+                "评测进程在此测试中失去响应，已被终止")
+    code = result.returncode
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return ("error", f"the grading process was killed by {name} during this test (a crash in native code, "
+                         "or too much memory)", f"评测进程在此测试中被 {name} 终止（本地代码崩溃或内存过多）")
+    return ("error", f"the grading process exited with code {code} during this test (does your code call "
+                     "os._exit or exit the interpreter?)",
+            f"评测进程在此测试中以退出码 {code} 结束（你的代码是否调用了 os._exit 或退出了解释器？）")
+
+
+def _aborted_record(nodeid: str, manifest: list[dict[str, Any]], result: _Round | None) -> dict[str, Any]:
+    identity = next((m for m in manifest if m["nodeid"] == nodeid), {"nodeid": nodeid})
+    status, en, zh = _exit_description(result)
+    metadata = {k: v for k, v in identity.items() if k != "nodeid"}
+    metadata.update(verdict=status, hint_en=en[0].upper() + en[1:] + ".", hint_zh=zh + "。")
+    return {"nodeid": nodeid, "outcome": "failed", "metadata": metadata}
+
+
+def _pytest_command(plan: RunPlan, report: Path, deselect: list[str]) -> list[str]:
+    command = [
+        sys.executable, "-m", "pytest", *(str(e.suite) for e in plan.exercises),
+        "-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(SUITES_DIR),
+        "-p", "pytest_jsonreport.plugin", "--json-report", f"--json-report-file={report}",
+        "--json-report-omit", "collectors", "log", "streams", "warnings", "keywords",
+        "-q", "--no-header", "-p", "no:cacheprovider",
+    ]
+    for nodeid in deselect:
+        command += ["--deselect", nodeid]
+    return command
+
+
+def _judge_environment(plan: RunPlan, workdir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRADER_"))}
+    env.update(
+        PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
+        PYTHONDONTWRITEBYTECODE="1",
+        GRADER_TARGET=str(plan.target),
+        GRADER_SEED=str(plan.seed),
+        GRADER_DEVICE=plan.device,
+        GRADER_TEST_TIMEOUT=str(plan.test_timeout_s),
+        GRADER_PROGRESS=str(workdir / "progress.log"),
+        GRADER_MANIFEST=str(workdir / "manifest.json"),
+    )
+    return env
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _run_round(plan: RunPlan, deselect: list[str]) -> _Round:
+    with tempfile.TemporaryDirectory(prefix="rnn-grader-") as tmp:
+        workdir = Path(tmp)
+        report_file = workdir / "report.json"
+        try:
+            done = subprocess.run(
+                _pytest_command(plan, report_file, deselect), cwd=SUITES_DIR, env=_judge_environment(plan, workdir),
+                stdin=subprocess.DEVNULL, capture_output=True, timeout=plan.round_timeout_s,
+            )
+            returncode, stderr = done.returncode, done.stderr.decode("utf-8", "replace")
+        except subprocess.TimeoutExpired as expired:
+            returncode, stderr = None, (expired.stderr or b"").decode("utf-8", "replace")
+        started, finished = [], set()
+        progress = workdir / "progress.log"
+        if progress.exists():
+            for line in progress.read_text(encoding="utf-8").splitlines():
+                event, _, nodeid = line.partition(" ")
+                if event == "start":
+                    started.append(nodeid)
+                elif event == "end":
+                    finished.add(nodeid)
+        report = _read_json(report_file) if returncode is not None else None
+        if report is not None and not isinstance(report.get("tests"), list):
+            report = None
+        return _Round(report=report, manifest=_read_json(workdir / "manifest.json"), started=started,
+                      finished=finished, returncode=returncode, stderr=stderr)

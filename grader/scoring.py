@@ -1,0 +1,86 @@
+"""Turn the judge's per-test records into scored tests and exercises."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from grader.catalog import Exercise
+
+STATUSES = ("passed", "failed", "error", "timeout", "skipped")
+
+GENERIC_HINT = {
+    "en": "This check did not pass; run it again with --seed {seed} to reproduce it.",
+    "zh": "此项检查未通过；可用 --seed {seed} 复现。",
+}
+
+
+@dataclass
+class TestResult:
+    id: str
+    name: str
+    status: str
+    score: float
+    max_score: float
+    hint: str = ""
+    visibility: str = "visible"
+
+
+@dataclass
+class ExerciseResult:
+    exercise: Exercise
+    title: str
+    tests: list[TestResult] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return sum(t.score for t in self.tests)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.max_score for t in self.tests)
+
+    @property
+    def status(self) -> str:
+        return "passed" if all(t.status == "passed" for t in self.tests) else "failed"
+
+
+def _status(record: dict[str, Any]) -> str:
+    outcome = record.get("outcome")
+    if outcome == "passed":
+        return "passed"
+    if outcome == "skipped":
+        return "skipped"
+    verdict = record.get("metadata", {}).get("verdict")
+    return verdict if verdict in STATUSES else "error"
+
+
+def _skip_reason(record: dict[str, Any]) -> str:
+    longrepr = (record.get("setup") or {}).get("longrepr") or ""
+    return str(longrepr).rsplit("Skipped: ", 1)[-1].strip(" ')\"")
+
+
+def score_test(record: dict[str, Any], lang: str, seed: int) -> TestResult:
+    meta = record.get("metadata", {})
+    status = _status(record)
+    points = float(meta.get("points", 0))
+    hint = ""
+    if status != "passed":
+        hint = meta.get(f"hint_{lang}") or (_skip_reason(record) if status == "skipped" else "")
+        hint = hint or GENERIC_HINT[lang].format(seed=seed)
+    return TestResult(
+        id=f"{meta.get('exercise', '?')}::{meta.get('key', record.get('nodeid', '?'))}",
+        name=meta.get(f"name_{lang}") or meta.get("name_en") or record.get("nodeid", "?"),
+        status=status,
+        score=points if status == "passed" else 0.0,
+        max_score=points,
+        hint=hint,
+    )
+
+
+def score_exercises(exercises: list[Exercise], records: list[dict[str, Any]], lang: str, seed: int) -> list[ExerciseResult]:
+    by_id = {e.id: ExerciseResult(e, e.title_zh if lang == "zh" else e.title) for e in exercises}
+    for record in records:
+        exercise_id = record.get("metadata", {}).get("exercise")
+        if exercise_id in by_id:
+            by_id[exercise_id].tests.append(score_test(record, lang, seed))
+    return [by_id[e.id] for e in exercises]

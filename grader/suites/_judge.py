@@ -1,0 +1,497 @@
+"""The judge's toolkit for the hidden suites.
+
+Everything a suite needs to grade one function lives here: loading the
+learner's files, making seeded inputs, calling learner code so that whatever
+it raises becomes a hint, running torch's reference, and comparing values
+and gradients.  A failed comparison raises `Fail`, which carries the hint in
+English and Chinese; the suites' conftest copies it into the JSON report.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+import os
+import sys
+import traceback
+import types
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import pytest
+import torch
+
+# --------------------------------------------------------------------------
+# Failures and hints
+# --------------------------------------------------------------------------
+
+
+class Fail(AssertionError):
+    """A test failure whose message is a hint for the learner, in two languages."""
+
+    def __init__(self, en: str, zh: str, status: str = "failed"):
+        super().__init__(en)
+        self.en = en
+        self.zh = zh
+        self.status = status
+
+
+class TestTimeout(BaseException):
+    """Raised by the per-test alarm; a BaseException so `except Exception` in learner code cannot swallow it."""
+
+
+@dataclass(frozen=True)
+class Text:
+    """A phrase in both languages."""
+
+    en: str
+    zh: str
+
+    def __add__(self, other: "Text") -> "Text":
+        return Text(self.en + other.en, self.zh + other.zh)
+
+
+def graded(points: float, en: str, zh: str) -> Any:
+    """Marks a test as graded: its points and its name in both languages."""
+    return pytest.mark.graded(points=points, en=en, zh=zh)
+
+
+# --------------------------------------------------------------------------
+# Run settings (set by the grader through the environment)
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    target: Path
+    seed: int
+    device: torch.device
+
+
+TARGET = Path(os.environ.get("GRADER_TARGET", "exercises")).resolve()
+
+
+def settings_from_env() -> Settings:
+    target = TARGET
+    seed = int(os.environ.get("GRADER_SEED", "0"))
+    wanted = os.environ.get("GRADER_DEVICE", "auto")
+    if wanted == "auto":
+        wanted = "cuda" if torch.cuda.is_available() else "cpu"
+    return Settings(target=target, seed=seed, device=torch.device(wanted))
+
+
+# --------------------------------------------------------------------------
+# Loading learner files
+# --------------------------------------------------------------------------
+
+PACKAGE = "submission"
+
+
+def _new_package(name: str, folder: Path) -> types.ModuleType:
+    package = types.ModuleType(name)
+    package.__path__ = [str(folder)]
+    package.__package__ = name
+    sys.modules[name] = package
+    return package
+
+
+def _import_error_hint(filename: str, error: BaseException) -> Fail:
+    if isinstance(error, SyntaxError):
+        where = f"line {error.lineno}" if error.lineno else "?"
+        return Fail(
+            f"{filename} has a syntax error at {where}: {error.msg}. Fix it so the file can be imported.",
+            f"{filename} 在第 {error.lineno} 行有语法错误：{error.msg}。请先修正，使文件可以被导入。",
+        )
+    line = _learner_line(error)
+    return Fail(
+        f"{filename} could not be imported: {type(error).__name__}: {_short(error)}{line.en}.",
+        f"{filename} 无法导入：{type(error).__name__}: {_short(error)}{line.zh}。",
+    )
+
+
+def load_module(settings: Settings, stem: str, package: str = PACKAGE,
+                replacements: dict[str, types.ModuleType] | None = None) -> types.ModuleType:
+    """Import `stem`.py from the target folder as `package.stem`.
+
+    `replacements` pre-registers sibling modules (for example torch-based
+    cells in place of the learner's), so that a relative import inside the
+    file picks those up instead of the learner's own.
+    """
+    filename = f"{stem}.py"
+    if not (settings.target / filename).is_file():
+        raise Fail(
+            f"{filename} was not found in {settings.target}.",
+            f"在 {settings.target} 中找不到 {filename}。",
+        )
+    qualified = f"{package}.{stem}"
+    if qualified in sys.modules:
+        return sys.modules[qualified]
+    if package not in sys.modules:
+        _new_package(package, settings.target)
+    for sibling, module in (replacements or {}).items():
+        sys.modules[f"{package}.{sibling}"] = module
+    try:
+        return importlib.import_module(qualified)
+    except TestTimeout:
+        raise
+    except BaseException as error:  # noqa: BLE001 - learner code may raise anything, SystemExit included
+        sys.modules.pop(qualified, None)
+        raise _import_error_hint(filename, error) from None
+
+
+# --------------------------------------------------------------------------
+# Calling learner code
+# --------------------------------------------------------------------------
+
+
+def _short(error: BaseException, limit: int = 200) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _learner_line(error: BaseException) -> Text:
+    """' (ex3_lstm.py, line 42)' for the innermost traceback frame in the learner's folder."""
+    found = None
+    for frame in traceback.extract_tb(error.__traceback__):
+        try:
+            if Path(frame.filename).resolve().parent == TARGET:
+                found = frame
+        except (OSError, ValueError):
+            continue
+    if found is None:
+        return Text("", "")
+    name = Path(found.filename).name
+    return Text(f" ({name}, line {found.lineno})", f"（{name} 第 {found.lineno} 行）")
+
+
+def call(label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call learner function `fn`; anything it raises becomes a Fail with a hint.
+
+    Also checks that no tensor argument was modified in place.
+    """
+    snapshot = [(a, a.detach().clone()) for a in _tensors_in((args, kwargs))]
+    try:
+        result = fn(*args, **kwargs)
+    except TestTimeout:
+        raise
+    except NotImplementedError:
+        raise Fail(
+            f"{label} is not implemented yet: replace `raise NotImplementedError` with your code.",
+            f"{label} 还没有实现：请把 `raise NotImplementedError` 换成你的代码。",
+        ) from None
+    except SystemExit:
+        raise Fail(
+            f"{label} called sys.exit()/exit(); a function must return its result instead.",
+            f"{label} 调用了 sys.exit()/exit()；函数应当返回结果，而不是退出程序。",
+        ) from None
+    except BaseException as error:  # noqa: BLE001
+        where = _learner_line(error)
+        raise Fail(
+            f"{label} raised {type(error).__name__}: {_short(error)}{where.en}.",
+            f"{label} 抛出了 {type(error).__name__}: {_short(error)}{where.zh}。",
+        ) from None
+    for original, before in snapshot:
+        if original.shape != before.shape or not torch.equal(original.detach(), before):
+            raise Fail(
+                f"{label} changed one of its input tensors in place (shape {tuple(before.shape)}); "
+                "compute new tensors instead of writing into the inputs.",
+                f"{label} 原地修改了某个输入张量（形状 {tuple(before.shape)}）；请生成新的张量，不要改写输入。",
+            )
+    return result
+
+
+def _tensors_in(tree: Any) -> Iterable[torch.Tensor]:
+    if isinstance(tree, torch.Tensor):
+        yield tree
+    elif isinstance(tree, (list, tuple)):
+        for item in tree:
+            yield from _tensors_in(item)
+    elif isinstance(tree, dict):
+        for item in tree.values():
+            yield from _tensors_in(item)
+
+
+# --------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One configuration a function is checked on."""
+
+    T: int
+    B: int
+    I: int  # noqa: E741 - the notes' name for the input size
+    H: int
+    dtype: torch.dtype = torch.float64
+    bias: bool = True
+    extra: str = ""
+
+    def describe(self) -> Text:
+        kind = "float64" if self.dtype == torch.float64 else "float32"
+        bias_en = "with biases" if self.bias else "biases=None"
+        bias_zh = "有偏置" if self.bias else "偏置为 None"
+        sizes = f"T={self.T}, B={self.B}, I={self.I}, H={self.H}"
+        extra_en = f", {self.extra}" if self.extra else ""
+        return Text(f"[{kind}, {bias_en}, {sizes}{extra_en}]", f"[{kind}，{bias_zh}，{sizes}{extra_en}]")
+
+
+# Sizes chosen so that swapped dimensions show up as shape errors: T, B, I, H all
+# differ, and I differs from 2H (the input width of a bidirectional layer above).
+SIZES = [(5, 3, 4, 6), (4, 2, 7, 3), (3, 1, 5, 2)]
+
+
+def standard_cases(dtypes: Sequence[torch.dtype] = (torch.float64, torch.float32),
+                   bias_options: Sequence[bool] = (True, False)) -> list[Case]:
+    cases = []
+    for n, (T, B, I, H) in enumerate(SIZES):  # noqa: E741
+        dtype = dtypes[n % len(dtypes)]
+        bias = bias_options[n % len(bias_options)]
+        cases.append(Case(T, B, I, H, dtype, bias))
+    return cases
+
+
+class Inputs:
+    """Seeded random tensors, made on the CPU then moved, so every device sees the same numbers."""
+
+    def __init__(self, settings: Settings, test_id: str, salt: str = ""):
+        self.device = settings.device
+        self.generator = torch.Generator().manual_seed(
+            zlib.crc32(f"{settings.seed}:{test_id}:{salt}".encode()) & 0x7FFFFFFF
+        )
+
+    def randn(self, *shape: int, dtype: torch.dtype = torch.float64, scale: float = 1.0) -> torch.Tensor:
+        values = torch.randn(shape, generator=self.generator, dtype=torch.float64) * scale
+        return values.to(dtype=dtype, device=self.device)
+
+    def uniform(self, *shape: int, low: float, high: float, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        values = torch.rand(shape, generator=self.generator, dtype=torch.float64) * (high - low) + low
+        return values.to(dtype=dtype, device=self.device)
+
+    def cell_weights(self, case: Case, gates: int, input_size: int | None = None) -> dict[str, torch.Tensor | None]:
+        """weight_ih (G*H, I), weight_hh (G*H, H), bias_ih (G*H,), bias_hh (G*H,) or None."""
+        I = case.I if input_size is None else input_size  # noqa: E741
+        bound = 1.0 / math.sqrt(case.H)
+        # Larger than torch's init so that every gate works away from its linear region.
+        def w(*shape: int) -> torch.Tensor:
+            return self.uniform(*shape, low=-3 * bound, high=3 * bound, dtype=case.dtype)
+        return {
+            "weight_ih": w(gates * case.H, I),
+            "weight_hh": w(gates * case.H, case.H),
+            "bias_ih": w(gates * case.H) if case.bias else None,
+            "bias_hh": w(gates * case.H) if case.bias else None,
+        }
+
+
+# --------------------------------------------------------------------------
+# Outputs: structure, shape, dtype, device, values
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Out:
+    """One expected output tensor: its name and what its dimensions mean, e.g. Out("h_n", "(L*D, B, H)")."""
+
+    name: str
+    dims: str = ""
+
+
+Spec = Any  # an Out, or a tuple of Specs
+
+
+def spec_text(spec: Spec) -> str:
+    if isinstance(spec, Out):
+        return spec.name
+    return "(" + ", ".join(spec_text(s) for s in spec) + ")"
+
+
+def unpack(label: str, got: Any, spec: Spec) -> list[torch.Tensor]:
+    """Flatten `got` along `spec`, failing with a hint when the structure is wrong."""
+    if isinstance(spec, Out):
+        if not isinstance(got, torch.Tensor):
+            raise Fail(
+                f"{label} should return {spec.name} as a Tensor {spec.dims}, but returned {type(got).__name__}.",
+                f"{label} 应当返回张量 {spec.name} {spec.dims}，实际返回了 {type(got).__name__}。",
+            )
+        if type(got) is not torch.Tensor and not isinstance(got, torch.nn.Parameter):
+            raise Fail(
+                f"{label} returned a {type(got).__name__} for {spec.name}; return a plain torch.Tensor.",
+                f"{label} 为 {spec.name} 返回了 {type(got).__name__}；请返回普通的 torch.Tensor。",
+            )
+        return [got]
+    if not isinstance(got, (tuple, list)) or len(got) != len(spec):
+        what = type(got).__name__ if not isinstance(got, (tuple, list)) else f"a {type(got).__name__} of length {len(got)}"
+        raise Fail(
+            f"{label} should return a tuple {spec_text(spec)}, but returned {what}.",
+            f"{label} 应当返回元组 {spec_text(spec)}，实际返回了 {what}。",
+        )
+    flat: list[torch.Tensor] = []
+    for item, sub in zip(got, spec):
+        flat.extend(unpack(label, item, sub))
+    return flat
+
+
+def flat_outs(spec: Spec) -> list[Out]:
+    if isinstance(spec, Out):
+        return [spec]
+    return [o for s in spec for o in flat_outs(s)]
+
+
+def flatten(tree: Any) -> list[torch.Tensor]:
+    return list(_tensors_in(tree))
+
+
+def tolerance(dtype: torch.dtype) -> tuple[float, float]:
+    """(rtol, atol) for comparing with torch's own result."""
+    return (1e-7, 1e-9) if dtype == torch.float64 else (2e-4, 2e-5)
+
+
+def expect_close(label: str, name: str, dims: str, got: torch.Tensor, want: torch.Tensor,
+                 case_text: Text, versus: str) -> None:
+    """Shape, dtype, device, then values of one tensor."""
+    if tuple(got.shape) != tuple(want.shape):
+        raise Fail(
+            f"{label}: {name} has shape {tuple(got.shape)}, expected {tuple(want.shape)} = {dims} {case_text.en}.",
+            f"{label}：{name} 的形状是 {tuple(got.shape)}，应为 {tuple(want.shape)} = {dims} {case_text.zh}。",
+        )
+    if got.dtype != want.dtype:
+        raise Fail(
+            f"{label}: {name} has dtype {got.dtype}, expected {want.dtype} like the inputs {case_text.en}; "
+            "create new tensors with the inputs' dtype (e.g. x.new_zeros(...) or torch.zeros_like(...)).",
+            f"{label}：{name} 的 dtype 是 {got.dtype}，应与输入一致为 {want.dtype} {case_text.zh}；"
+            "新建张量时请沿用输入的 dtype（如 x.new_zeros(...) 或 torch.zeros_like(...)）。",
+        )
+    if got.device != want.device:
+        raise Fail(
+            f"{label}: {name} is on {got.device}, expected {want.device} like the inputs; "
+            "create new tensors on the inputs' device.",
+            f"{label}：{name} 位于 {got.device}，应与输入同在 {want.device}；新建张量时请使用输入所在的设备。",
+        )
+    rtol, atol = tolerance(want.dtype)
+    got_d, want_d = got.detach(), want.detach()
+    if torch.allclose(got_d, want_d, rtol=rtol, atol=atol, equal_nan=True):
+        return
+    diff = (got_d.double() - want_d.double()).abs()
+    bad = ~torch.isclose(got_d, want_d, rtol=rtol, atol=atol, equal_nan=True)
+    first = tuple(int(i) for i in bad.nonzero()[0].tolist())
+    worst = float(diff.nan_to_num(nan=float("inf")).max())
+    raise Fail(
+        f"{label}: {name} differs from {versus} by up to {worst:.3g} (first at index {first}: got "
+        f"{float(got_d[first]):.6g}, expected {float(want_d[first]):.6g}) {case_text.en}.",
+        f"{label}：{name} 与 {versus} 的结果最多相差 {worst:.3g}（首个不同位置 {first}：得到 "
+        f"{float(got_d[first]):.6g}，应为 {float(want_d[first]):.6g}）{case_text.zh}。",
+    )
+
+
+def expect_outputs(label: str, got: Any, want: Any, spec: Spec, case_text: Text, versus: str) -> list[torch.Tensor]:
+    """Check every output of `got` against `want` (same structure); returns the flat learner outputs."""
+    got_flat = unpack(label, got, spec)
+    for out, g, w in zip(flat_outs(spec), got_flat, flatten(want)):
+        expect_close(label, out.name, out.dims, g, w, case_text, versus)
+    return got_flat
+
+
+# --------------------------------------------------------------------------
+# Gradients
+# --------------------------------------------------------------------------
+
+
+def _fresh(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone().requires_grad_(value.is_floating_point())
+    if isinstance(value, (list, tuple)):
+        return type(value)(_fresh(v) for v in value)
+    return value
+
+
+def leaves(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Fresh leaf copies of the tensors in `inputs` (nested in lists and tuples too), with requires_grad."""
+    return {name: _fresh(value) for name, value in inputs.items()}
+
+
+def _grad_targets(inputs: dict[str, Any]) -> list[tuple[str, torch.Tensor]]:
+    """(name, leaf) for every tensor that needs a gradient; nested ones are named like `hx[1]`."""
+    targets = []
+
+    def walk(name: str, value: Any) -> None:
+        if isinstance(value, torch.Tensor) and value.requires_grad:
+            targets.append((name, value))
+        elif isinstance(value, (list, tuple)):
+            for k, item in enumerate(value):
+                walk(f"{name}[{k}]", item)
+
+    for name, value in inputs.items():
+        walk(name, value)
+    return targets
+
+
+def vjp(outputs: list[torch.Tensor], inputs: dict[str, Any], cotangents: list[torch.Tensor]) -> dict[str, torch.Tensor | None]:
+    """Gradients of sum(output * cotangent) w.r.t. every leaf in `inputs` (None where none flows)."""
+    targets = _grad_targets(inputs)
+    pairs = [(o, c) for o, c in zip(outputs, cotangents) if o.requires_grad]
+    if not pairs:
+        return {name: None for name, _ in targets}
+    grads = torch.autograd.grad(
+        [o for o, _ in pairs], [t for _, t in targets], [c for _, c in pairs], allow_unused=True
+    )
+    return {name: g for (name, _), g in zip(targets, grads)}
+
+
+def expect_component(label: str, learner: Callable[..., Any], reference: Callable[..., Any],
+                     inputs: dict[str, Any], spec: Spec, index: int, case_text: Text, versus: str) -> None:
+    """Like expect_same, but only output number `index` is compared (after the whole structure is checked)."""
+    got = unpack(label, call(label, learner, *inputs.values()), spec)
+    want = flatten(reference(*inputs.values()))
+    out = flat_outs(spec)[index]
+    expect_close(label, out.name, out.dims, got[index], want[index], case_text, versus)
+
+
+def expect_same(label: str, learner: Callable[..., Any], reference: Callable[..., Any],
+                inputs: dict[str, Any], spec: Spec, case_text: Text, versus: str) -> list[torch.Tensor]:
+    """Call both with the inputs (positionally, in order) and compare every output."""
+    want = reference(*inputs.values())
+    return expect_outputs(label, call(label, learner, *inputs.values()), want, spec, case_text, versus)
+
+
+def expect_gradients(label: str, learner: Callable[..., Any], reference: Callable[..., Any],
+                     inputs: dict[str, Any], spec: Spec, case_text: Text, versus: str,
+                     make: Inputs, rename: Callable[[str], str] = lambda name: name) -> None:
+    """Values, then gradients w.r.t. every tensor input, for random output cotangents."""
+    ref_inputs = leaves(inputs)
+    want = flatten(reference(*ref_inputs.values()))
+    cotangents = [make.randn(*w.shape, dtype=w.dtype) for w in want]
+    want_grads = vjp(want, ref_inputs, cotangents)
+
+    mine = leaves(inputs)
+    got = expect_outputs(label, call(label, learner, *mine.values()), want, spec, case_text, versus)
+    if not any(g.requires_grad for g in got):
+        raise Fail(
+            f"{label}: the outputs carry no gradient (no grad_fn) {case_text.en}; do not use .detach(), "
+            ".data, .item(), numpy or torch.no_grad() inside the function.",
+            f"{label}：输出没有梯度（没有 grad_fn）{case_text.zh}；函数里不要使用 .detach()、.data、.item()、"
+            "numpy 或 torch.no_grad()。",
+        )
+    try:
+        got_grads = vjp(got, mine, cotangents)
+    except RuntimeError as error:
+        raise Fail(
+            f"{label}: backpropagating through your result failed: {_short(error)} {case_text.en}. "
+            "An in-place operation (+=, [..] =, .add_()) on a tensor autograd still needs is the usual cause.",
+            f"{label}：对你的结果反向传播失败：{_short(error)} {case_text.zh}。常见原因是对 autograd 仍需要的张量"
+            "做了原地操作（+=、[..] =、.add_()）。",
+        ) from None
+    for path, want_grad in want_grads.items():
+        got_grad, name = got_grads[path], rename(path)
+        if want_grad is None:
+            continue
+        if got_grad is None:
+            raise Fail(
+                f"{label}: no gradient reaches `{name}` {case_text.en}; it must take part in the computation "
+                "without .detach(), .data or torch.no_grad().",
+                f"{label}：梯度传不到 `{name}` {case_text.zh}；它必须参与计算，且不能使用 .detach()、.data 或 torch.no_grad()。",
+            )
+        expect_close(label, f"the gradient w.r.t. {name}", f"the shape of {name}", got_grad, want_grad,
+                     case_text, versus + " (autograd)")

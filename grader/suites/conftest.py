@@ -1,0 +1,136 @@
+"""Fixtures and report hooks shared by the hidden suites.
+
+Each graded test carries a `graded` marker (points and name). The hooks below
+copy that marker, and the hint of a failure, into the per-test `metadata` of
+pytest-json-report, which is what the grader reads back.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import torch
+
+from _judge import Fail, Inputs, Settings, TestTimeout, settings_from_env
+
+SETTINGS = settings_from_env()
+TEST_TIME_LIMIT_S = float(os.environ.get("GRADER_TEST_TIMEOUT", "30"))
+PROGRESS_FILE = os.environ.get("GRADER_PROGRESS")
+MANIFEST_FILE = os.environ.get("GRADER_MANIFEST")
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return SETTINGS
+
+
+@pytest.fixture
+def make(request: pytest.FixtureRequest) -> Inputs:
+    """Seeded inputs for this test (the seed, the test's id and nothing else decide them)."""
+    return Inputs(SETTINGS, request.node.nodeid.split("::")[-1])
+
+
+# --- per-test time limit ---------------------------------------------------
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise TestTimeout()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    with _time_limit():
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    with _time_limit():
+        yield
+
+
+class _time_limit:
+    def __enter__(self) -> None:
+        self.previous = signal.signal(signal.SIGALRM, _on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, TEST_TIME_LIMIT_S)
+
+    def __exit__(self, *exc: Any) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self.previous)
+
+
+# --- progress log: lets the grader tell which test was running if this process dies ---
+
+
+def _log_progress(line: str) -> None:
+    if PROGRESS_FILE:
+        with open(PROGRESS_FILE, "a", encoding="utf-8") as log:
+            log.write(line + "\n")
+
+
+def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
+    _log_progress("start " + nodeid)
+
+
+def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
+    _log_progress("end " + nodeid)
+
+
+# --- what goes into the JSON report ------------------------------------------
+
+
+def _verdict(error: BaseException) -> dict[str, str]:
+    if isinstance(error, Fail):
+        return {"hint_en": error.en, "hint_zh": error.zh, "verdict": error.status}
+    if isinstance(error, TestTimeout):
+        return {
+            "hint_en": f"Timed out after {TEST_TIME_LIMIT_S:g} s: look for a loop that never ends.",
+            "hint_zh": f"超过 {TEST_TIME_LIMIT_S:g} 秒未完成：检查是否有永不结束的循环。",
+            "verdict": "timeout",
+        }
+    text = f"{type(error).__name__}: {str(error).strip()[:200]}"
+    return {
+        "hint_en": f"The check itself stopped with {text}; your result may be of an unexpected kind.",
+        "hint_zh": f"检查过程因 {text} 而中止；你的返回值可能不是预期的类型。",
+        "verdict": "error",
+    }
+
+
+def describe(item: pytest.Item) -> dict[str, Any]:
+    """The graded test's identity: exercise, key, points and names."""
+    marker = item.get_closest_marker("graded")
+    if marker is None:
+        raise pytest.UsageError(f"{item.nodeid} has no @graded marker")
+    return {
+        "exercise": Path(str(item.fspath)).stem.removeprefix("test_"),
+        "key": item.name.removeprefix("test_"),
+        "points": marker.kwargs["points"],
+        "name_en": marker.kwargs["en"],
+        "name_zh": marker.kwargs["zh"],
+    }
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Write every collected test's identity, so the grader can name a test even if this process dies."""
+    if MANIFEST_FILE:
+        manifest = [{"nodeid": item.nodeid, **describe(item)} for item in session.items]
+        Path(MANIFEST_FILE).write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def pytest_json_runtest_metadata(item: pytest.Item, call: pytest.CallInfo) -> dict[str, Any]:
+    meta: dict[str, Any] = describe(item) if call.when == "setup" else {}
+    if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
+        meta.update(_verdict(call.excinfo.value))
+    return meta
+
+
+def pytest_json_modifyreport(json_report: dict[str, Any]) -> None:
+    json_report["grader"] = {
+        "device": str(SETTINGS.device),
+        "seed": SETTINGS.seed,
+        "torch": torch.__version__,
+    }

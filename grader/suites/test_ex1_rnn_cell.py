@@ -1,0 +1,140 @@
+"""Hidden suite for ex1_rnn_cell: the Elman cell, its concatenated form, and one unrolled layer."""
+from __future__ import annotations
+
+import functools
+
+import pytest
+import torch
+
+import _oracle as oracle
+from _judge import (Case, Fail, Inputs, Out, Settings, call, expect_gradients, expect_same, graded,
+                    load_module, standard_cases, TestTimeout)
+
+H_NEXT = Out("h'", "(B, H)")
+LAYER = (Out("output", "(T, B, H)"), Out("h_n", "(B, H)"))
+
+
+@pytest.fixture
+def ex1(settings: Settings):
+    return load_module(settings, "ex1_rnn_cell")
+
+
+def cell_inputs(make: Inputs, case: Case) -> dict:
+    return {"x": make.randn(case.B, case.I, dtype=case.dtype),
+            "h": make.randn(case.B, case.H, dtype=case.dtype),
+            **make.cell_weights(case, gates=1)}
+
+
+def concat_inputs(make: Inputs, case: Case) -> dict:
+    weights = make.cell_weights(case, gates=1)
+    return {"x": make.randn(case.B, case.I, dtype=case.dtype),
+            "h": make.randn(case.B, case.H, dtype=case.dtype),
+            "weight": torch.cat([weights["weight_ih"], weights["weight_hh"]], dim=1),
+            "bias": weights["bias_ih"]}
+
+
+def concat_reference(x, h, weight, bias=None):
+    """W [x, h] + b is the Elman cell with W_ih = W[:, :I], W_hh = W[:, I:], b_ih = b and no b_hh."""
+    I = x.shape[1]  # noqa: E741
+    bias_hh = None if bias is None else torch.zeros_like(bias)
+    return oracle.rnn_cell(x, h, weight[:, :I], weight[:, I:], bias, bias_hh)
+
+
+def layer_inputs(make: Inputs, case: Case) -> dict:
+    return {"x": make.randn(case.T, case.B, case.I, dtype=case.dtype),
+            "h0": make.randn(case.B, case.H, dtype=case.dtype),
+            **make.cell_weights(case, gates=1)}
+
+
+def layer_reference(nonlinearity: str):
+    def run(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+        output, h_n = oracle.run_module(f"rnn_{nonlinearity}", x, h0.unsqueeze(0),
+                                        [(weight_ih, weight_hh, bias_ih, bias_hh)], num_layers=1)
+        return output, h_n[0]
+    return run
+
+
+@graded(3, "rnn_cell with tanh matches torch.nn.RNNCell", "rnn_cell（tanh）与 torch.nn.RNNCell 一致")
+def test_cell_tanh(ex1, make):
+    for case in standard_cases():
+        expect_same("rnn_cell", ex1.rnn_cell, oracle.rnn_cell, cell_inputs(make, case), H_NEXT,
+                    case.describe(), "torch.nn.RNNCell")
+
+
+@graded(2, "rnn_cell with relu matches torch.nn.RNNCell(nonlinearity='relu')",
+        "rnn_cell（relu）与 torch.nn.RNNCell(nonlinearity='relu') 一致")
+def test_cell_relu(ex1, make):
+    for case in standard_cases():
+        expect_same("rnn_cell", functools.partial(ex1.rnn_cell, nonlinearity="relu"),
+                    functools.partial(oracle.rnn_cell, nonlinearity="relu"), cell_inputs(make, case), H_NEXT,
+                    case.describe(), "torch.nn.RNNCell(nonlinearity='relu')")
+
+
+@graded(1, "rnn_cell rejects an unknown nonlinearity with ValueError",
+        "rnn_cell 对未知的 nonlinearity 抛出 ValueError")
+def test_cell_bad_nonlinearity(ex1, make):
+    inputs = cell_inputs(make, standard_cases()[0])
+    for bad in ("sigmoid", "Tanh"):
+        try:
+            ex1.rnn_cell(*inputs.values(), nonlinearity=bad)
+        except ValueError:
+            continue
+        except NotImplementedError:
+            call("rnn_cell", ex1.rnn_cell, *inputs.values())  # says "not implemented" while it is a stub
+            raise Fail(
+                f"rnn_cell(..., nonlinearity={bad!r}) raised NotImplementedError; raise ValueError instead.",
+                f"rnn_cell(..., nonlinearity={bad!r}) 抛出了 NotImplementedError；应当抛出 ValueError。",
+            ) from None
+        except TestTimeout:
+            raise
+        except BaseException as error:  # noqa: BLE001 - the kind of error is what is graded here
+            raise Fail(
+                f"rnn_cell(..., nonlinearity={bad!r}) raised {type(error).__name__}; raise ValueError instead.",
+                f"rnn_cell(..., nonlinearity={bad!r}) 抛出了 {type(error).__name__}；应当抛出 ValueError。",
+            ) from None
+        raise Fail(
+            f"rnn_cell(..., nonlinearity={bad!r}) returned normally; only 'tanh' and 'relu' are allowed, "
+            "anything else must raise ValueError.",
+            f"rnn_cell(..., nonlinearity={bad!r}) 正常返回了；只允许 'tanh' 和 'relu'，其他取值必须抛出 ValueError。",
+        )
+
+
+@graded(3, "rnn_cell gradients (x, h, weights, biases) match autograd through torch.nn.RNNCell",
+        "rnn_cell 的梯度（x、h、权重、偏置）与 torch.nn.RNNCell 一致")
+def test_cell_gradients(ex1, make):
+    for case in standard_cases():
+        for act in ("tanh", "relu"):
+            expect_gradients("rnn_cell", functools.partial(ex1.rnn_cell, nonlinearity=act),
+                             functools.partial(oracle.rnn_cell, nonlinearity=act), cell_inputs(make, case),
+                             H_NEXT, case.describe(), f"torch.nn.RNNCell({act})", make)
+
+
+@graded(3, "rnn_cell_concat computes tanh(W [x, h] + b)", "rnn_cell_concat 计算 tanh(W [x, h] + b)")
+def test_concat_values(ex1, make):
+    for case in standard_cases():
+        expect_same("rnn_cell_concat", ex1.rnn_cell_concat, concat_reference, concat_inputs(make, case), H_NEXT,
+                    case.describe(), "torch.nn.RNNCell with W = [W_ih, W_hh]")
+
+
+@graded(2, "rnn_cell_concat gradients match autograd", "rnn_cell_concat 的梯度与 autograd 一致")
+def test_concat_gradients(ex1, make):
+    for case in standard_cases():
+        expect_gradients("rnn_cell_concat", ex1.rnn_cell_concat, concat_reference, concat_inputs(make, case),
+                         H_NEXT, case.describe(), "torch.nn.RNNCell with W = [W_ih, W_hh]", make)
+
+
+@graded(3, "rnn_layer matches a one-layer torch.nn.RNN (output and h_n)",
+        "rnn_layer 与单层 torch.nn.RNN 一致（output 和 h_n）")
+def test_layer_values(ex1, make):
+    for case in standard_cases():
+        for act in ("tanh", "relu"):
+            expect_same("rnn_layer", functools.partial(ex1.rnn_layer, nonlinearity=act), layer_reference(act),
+                        layer_inputs(make, case), LAYER, case.describe(), f"torch.nn.RNN({act})")
+
+
+@graded(3, "rnn_layer gradients through time match torch.nn.RNN",
+        "rnn_layer 随时间反向传播的梯度与 torch.nn.RNN 一致")
+def test_layer_gradients(ex1, make):
+    for case in standard_cases():
+        expect_gradients("rnn_layer", ex1.rnn_layer, layer_reference("tanh"), layer_inputs(make, case), LAYER,
+                         case.describe(), "torch.nn.RNN", make)

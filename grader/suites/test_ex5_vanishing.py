@@ -1,0 +1,144 @@
+"""Hidden suite for ex5_vanishing: sigma', the chain product D_n, dh_T/dh_0, gradient norms through time, clipping."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from _judge import (Fail, Inputs, Out, Settings, call, expect_close, expect_outputs, expect_same, graded,
+                    load_module, Text, unpack)
+
+DTYPES = (torch.float64, torch.float32)
+
+
+@pytest.fixture
+def ex5(settings: Settings):
+    return load_module(settings, "ex5_vanishing")
+
+
+def label(dtype: torch.dtype, more: str = "") -> Text:
+    kind = "float64" if dtype == torch.float64 else "float32"
+    return Text(f"[{kind}{', ' + more if more else ''}]", f"[{kind}{'，' + more if more else ''}]")
+
+
+def sigmoid_derivative(z: torch.Tensor) -> torch.Tensor:
+    """sigma'(z) by autograd, the oracle."""
+    leaf = z.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(torch.sigmoid(leaf).sum(), leaf)
+    return grad
+
+
+@graded(3, "sigmoid_derivative equals autograd's sigma'(z), also for large |z|",
+        "sigmoid_derivative 与 autograd 求得的 sigma'(z) 一致（|z| 很大时也一致）")
+def test_sigmoid_derivative(ex5, make):
+    for dtype in DTYPES:
+        for shape in ((7,), (3, 4), ()):
+            z = make.randn(*shape, dtype=dtype, scale=4.0)
+            expect_same("sigmoid_derivative", ex5.sigmoid_derivative, sigmoid_derivative, {"z": z},
+                        Out("sigma'(z)", "(same shape as z)"), label(dtype, f"z.shape={tuple(shape)}"), "autograd")
+        extremes = torch.tensor([-40.0, -15.0, 0.0, 15.0, 40.0], dtype=dtype, device=make.device)
+        expect_same("sigmoid_derivative", ex5.sigmoid_derivative, sigmoid_derivative, {"z": extremes},
+                    Out("sigma'(z)", "(same shape as z)"), label(dtype, "z = ±15, ±40, 0"), "autograd")
+
+
+def chain_reference(z: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return torch.prod(sigmoid_derivative(z) * w)
+
+
+@graded(3, "chain_gradient computes D_n = prod sigma'(z_i) w_i as a 0-dim tensor",
+        "chain_gradient 计算 D_n = prod sigma'(z_i) w_i，返回 0 维张量")
+def test_chain_gradient(ex5, make):
+    for dtype in DTYPES:
+        for n in (1, 6, 20):
+            for scale in (0.5, 6.0):  # |w| below 4 vanishes, above 4 can explode
+                z = make.randn(n, dtype=dtype, scale=0.3)
+                w = make.randn(n, dtype=dtype) * scale
+                expect_same("chain_gradient", ex5.chain_gradient, chain_reference, {"z": z, "w": w},
+                            Out("D_n", "() (a 0-dim tensor)"), label(dtype, f"n={n}, |w|~{scale}"), "prod(sigma'(z)*w)")
+
+
+def unrolled_rnn(make: Inputs, T: int, H: int, dtype: torch.dtype):
+    """A tanh RNN's states h_1..h_T, W_hh and the map h_0 -> h_T (for the oracle jacobian)."""
+    I = 3  # noqa: E741
+    w_ih = make.randn(H, I, dtype=dtype, scale=0.6)
+    w_hh = make.randn(H, H, dtype=dtype, scale=0.6)
+    xs = make.randn(T, I, dtype=dtype)
+    h0 = make.randn(H, dtype=dtype, scale=0.5)
+
+    def run(h: torch.Tensor) -> torch.Tensor:
+        states = []
+        for x in xs:
+            h = torch.tanh(w_ih @ x + w_hh @ h)
+            states.append(h)
+        return torch.stack(states)
+    return run(h0), w_hh, lambda h: run(h)[-1], h0
+
+
+@graded(4, "hidden_jacobian equals dh_T/dh_0 of a tanh RNN (autograd's jacobian)",
+        "hidden_jacobian 等于 tanh RNN 的 dh_T/dh_0（与 autograd 的雅可比矩阵一致）")
+def test_hidden_jacobian(ex5, make):
+    for dtype in DTYPES:
+        for T, H in ((1, 4), (6, 5)):
+            h_seq, w_hh, last_state, h0 = unrolled_rnn(make, T, H, dtype)
+            want = torch.autograd.functional.jacobian(last_state, h0)
+            expect_same("hidden_jacobian", ex5.hidden_jacobian, lambda *a: want, {"h_seq": h_seq, "weight_hh": w_hh},
+                        Out("dh_T/dh_0", "(H, H)"), label(dtype, f"T={T}, H={H}"), "torch.autograd.functional.jacobian")
+
+
+def norms_reference(cell: nn.Module, x: torch.Tensor, state=None) -> torch.Tensor:
+    lstm = isinstance(cell, nn.LSTMCell)
+    B, H = x.shape[1], cell.hidden_size
+    if state is None:
+        zeros = x.new_zeros(B, H)
+        state = (zeros, zeros.clone()) if lstm else zeros
+    hs = []
+    for x_t in x:
+        state = cell(x_t, state)
+        hs.append(state[0] if lstm else state)
+    grads = torch.autograd.grad(hs[-1].sum(), hs)
+    return torch.stack([g.norm() for g in grads]).detach()
+
+
+@graded(5, "gradient_norms gives ||dL/dh_t|| for RNNCell, GRUCell and LSTMCell",
+        "gradient_norms 对 RNNCell、GRUCell、LSTMCell 给出 ||dL/dh_t||")
+def test_gradient_norms(ex5, make, settings):
+    T, B, I, H = 7, 3, 4, 5  # noqa: E741
+    for dtype in DTYPES:
+        for kind in (nn.RNNCell, nn.GRUCell, nn.LSTMCell):
+            torch.manual_seed(make.generator.initial_seed())
+            cell = kind(I, H, device=settings.device, dtype=dtype)
+            x = make.randn(T, B, I, dtype=dtype)
+            for given in (False, True):
+                state = None
+                if given:
+                    h = make.randn(B, H, dtype=dtype)
+                    state = (h, make.randn(B, H, dtype=dtype)) if kind is nn.LSTMCell else h
+                what = label(dtype, f"{kind.__name__}, T={T}, state={'given' if given else 'None'}")
+                expect_same("gradient_norms", ex5.gradient_norms, norms_reference, {"cell": cell, "x": x, "state": state},
+                            Out("norms", "(T,)"), what, "autograd")
+
+
+def clip_reference(grads: list[torch.Tensor], max_norm: float):
+    params = [nn.Parameter(torch.zeros_like(g)) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = g.clone()
+    total = nn.utils.clip_grad_norm_(params, max_norm)
+    return [p.grad for p in params], total
+
+
+@graded(5, "clip_grad_norm matches torch.nn.utils.clip_grad_norm_ and leaves its inputs alone",
+        "clip_grad_norm 与 torch.nn.utils.clip_grad_norm_ 一致，且不修改输入")
+def test_clip_grad_norm(ex5, make):
+    for dtype in DTYPES:
+        grads = [make.randn(4, 3, dtype=dtype), make.randn(5, dtype=dtype), make.randn(2, 2, 2, dtype=dtype)]
+        total = float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads)))
+        for max_norm in (total / 3, total * 2):
+            spec = ([Out(f"clipped_grads[{k}]", "(same shape as grads[k])") for k in range(len(grads))],
+                    Out("total_norm", "()"))
+            want_grads, want_total = clip_reference(grads, max_norm)
+            got = call("clip_grad_norm", ex5.clip_grad_norm, grads, max_norm)
+            if isinstance(got, (tuple, list)) and len(got) == 2 and isinstance(got[1], float):
+                got = (got[0], torch.tensor(got[1], dtype=want_total.dtype, device=want_total.device))
+            what = label(dtype, f"max_norm={'total/3' if max_norm < total else '2*total'}")
+            expect_outputs("clip_grad_norm", got, (want_grads, want_total), (tuple(spec[0]), spec[1]), what,
+                           "torch.nn.utils.clip_grad_norm_")
