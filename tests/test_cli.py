@@ -1,0 +1,65 @@
+"""Command-line usage: selection of exercises, and clear messages with exit code 2 for bad input."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import run_grader
+from grader import catalog
+from grader.catalog import UsageError
+
+
+@pytest.mark.parametrize("tokens, expected", [
+    ([], ["ex1_rnn_cell", "ex2_rnn_layers", "ex3_lstm", "ex4_gru", "ex5_vanishing", "integration"]),
+    (["ex3"], ["ex3_lstm"]),
+    (["lstm"], ["ex3_lstm"]),
+    (["ex3_lstm"], ["ex3_lstm"]),
+    (["ex3_lstm.py"], ["ex3_lstm"]),
+    (["GRU", "ex1"], ["ex1_rnn_cell", "ex4_gru"]),
+    (["rnn"], ["ex1_rnn_cell", "ex2_rnn_layers"]),
+    (["vanish", "vanishing"], ["ex5_vanishing"]),
+])
+def test_select_by_id_or_prefix(tokens, expected) -> None:
+    assert [e.id for e in catalog.select(tokens)] == expected
+
+
+@pytest.mark.parametrize("token", ["ex9", "transformer", ""])
+def test_unknown_exercise_is_a_usage_error(token) -> None:
+    with pytest.raises(UsageError, match="unknown exercise"):
+        catalog.select([token])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["ex9"], "unknown exercise 'ex9'"),
+    (["--target", "no/such/folder"], "no such folder"),
+    (["--target", "grader/__init__.py"], "not a folder"),
+    (["--target", "grader"], "holds none of the exercise files"),
+    (["--seed", "abc"], "not an integer"),
+    (["--seed", "-1"], "between 0 and"),
+    (["--device", "tpu"], "invalid choice"),
+    (["--lang", "fr"], "invalid choice"),
+    (["--timeout", "0"], "must be positive"),
+    (["--json", "no/such/folder/report.json"], "does not exist"),
+    (["--bogus"], "unrecognized arguments"),
+])
+def test_bad_input_gives_a_clear_message_and_exit_2(args, message) -> None:
+    run = run_grader(*args)
+    assert run.returncode == 2
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr and run.stdout == ""
+
+
+def test_help_exits_0_and_documents_exit_codes() -> None:
+    run = run_grader("--help")
+    assert run.returncode == 0
+    for option in ("--target", "--device", "--seed", "--json", "--lang"):
+        assert option in run.stdout
+    assert "2 usage error" in run.stdout
+
+
+def test_cuda_request_without_cuda_is_a_usage_error() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    run = run_grader("--device", "cuda")
+    assert run.returncode == 2 and "no CUDA device" in run.stderr
