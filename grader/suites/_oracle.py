@@ -116,10 +116,15 @@ def module_params(weights: Sequence[Weights], num_layers: int, bidirectional: bo
 
 
 def run_module(mode: str, x: torch.Tensor, hx, weights: Sequence[Weights], num_layers: int,
-               bidirectional: bool = False, dropout: float = 0.0, training: bool = False):
-    """What torch.nn.{RNN, LSTM, GRU} returns for these weights: (output, h_n) or (output, (h_n, c_n))."""
+               bidirectional: bool = False, dropout: float = 0.0, training: bool = False, seed: int | None = None):
+    """What torch.nn.{RNN, LSTM, GRU} returns for these weights: (output, h_n) or (output, (h_n, c_n)).
+
+    With `seed`, torch's global generator is seeded just before the forward pass (dropout masks).
+    """
     hidden = weights[0][1].shape[1]
     module = make_module(mode, x.shape[-1], hidden, num_layers, weights[0][2] is not None,
                          bidirectional, dropout, x.dtype, x.device)
     module.train(training)
+    if seed is not None:
+        torch.manual_seed(seed)
     return functional_call(module, module_params(weights, num_layers, bidirectional), (x, hx))

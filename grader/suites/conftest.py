@@ -18,9 +18,20 @@ import torch
 from _judge import Fail, Inputs, Settings, TestTimeout, settings_from_env
 
 SETTINGS = settings_from_env()
+
+# On CUDA, torch.nn's recurrent modules default to cuDNN, whose float32 math may use TF32
+# (about 1e-3 off) and whose backward needs training mode. The judge's oracle uses PyTorch's
+# native kernels instead, which compute exactly what the exercises ask for.
+torch.backends.cudnn.enabled = False
 TEST_TIME_LIMIT_S = float(os.environ.get("GRADER_TEST_TIMEOUT", "30"))
 PROGRESS_FILE = os.environ.get("GRADER_PROGRESS")
 MANIFEST_FILE = os.environ.get("GRADER_MANIFEST")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start CUDA before the first test, so that no test's time limit pays for it."""
+    if SETTINGS.device.type == "cuda":
+        torch.zeros(1, device=SETTINGS.device).sum().item()
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ loaded with torch-based cells in place of the learner's, so only run_layers
 """
 from __future__ import annotations
 
-import functools
 import re
 import types
 
@@ -47,18 +46,18 @@ def layer_inputs(make: Inputs, case: Case, mode: str, num_layers: int, bidirecti
             "weights": weights, "num_layers": num_layers, "bidirectional": bidirectional}
 
 
-def reference(mode: str, dropout: float = 0.0, training: bool = False):
+def reference(mode: str, dropout: float = 0.0, training: bool = False, seed: int | None = None):
     def run(cell, x, hx, weights, num_layers, bidirectional):
-        return oracle.run_module(mode, x, hx, weights, num_layers, bidirectional, dropout, training)
+        return oracle.run_module(mode, x, hx, weights, num_layers, bidirectional, dropout, training, seed)
     return run
 
 
-def learner(ex2, dropout: float = 0.0, training: bool = False):
-    return functools.partial(_run_layers, ex2.run_layers, dropout=dropout, training=training)
-
-
-def _run_layers(run_layers, cell, x, hx, weights, num_layers, bidirectional, dropout, training):
-    return run_layers(cell, x, hx, weights, num_layers, bidirectional, dropout, training)
+def learner(ex2, dropout: float = 0.0, training: bool = False, seed: int | None = None):
+    def run(cell, x, hx, weights, num_layers, bidirectional):
+        if seed is not None:
+            torch.manual_seed(seed)
+        return ex2.run_layers(cell, x, hx, weights, num_layers, bidirectional, dropout, training)
+    return run
 
 
 def describe(case: Case, mode: str, num_layers: int, bidirectional: bool, more: str = ""):
@@ -136,6 +135,14 @@ def test_dropout(ex2, make):
         inputs = layer_inputs(make, case, mode, layers, True)
         expect_same("run_layers", learner(ex2, dropout=1.0, training=True), reference(mode, 1.0, True), inputs,
                     spec(mode), describe(case, mode, layers, True, ", dropout=1.0, training=True"), versus)
+    if not torch.backends.cudnn.enabled:
+        # Without cuDNN, torch.nn draws its masks with one F.dropout call per layer boundary, on the
+        # concatenated output: with the same seed, the same masks (this also checks the 1/(1-p) scale).
+        inputs = layer_inputs(make, case, mode, 3, True)
+        seed = make.generator.initial_seed()
+        expect_same("run_layers", learner(ex2, 0.5, True, seed), reference(mode, 0.5, True, seed), inputs, spec(mode),
+                    describe(case, mode, 3, True, ", dropout=0.5, training=True, the same torch.manual_seed; "
+                             "one F.dropout(out, p, training) per layer boundary, as torch.nn"), versus)
 
 
 # --- modules.py with torch's cells: batch_first, hx=None, parameter names -----------------
