@@ -222,7 +222,7 @@ def _tensors_in(tree: Any) -> Iterable[torch.Tensor]:
 class Case:
     """One configuration a function is checked on."""
 
-    T: int
+    T: int | None  # None for a single step (a cell)
     B: int
     I: int  # noqa: E741 - the notes' name for the input size
     H: int
@@ -234,7 +234,7 @@ class Case:
         kind = "float64" if self.dtype == torch.float64 else "float32"
         bias_en = "with biases" if self.bias else "biases=None"
         bias_zh = "有偏置" if self.bias else "偏置为 None"
-        sizes = f"T={self.T}, B={self.B}, I={self.I}, H={self.H}"
+        sizes = f"B={self.B}, I={self.I}, H={self.H}" if self.T is None else f"T={self.T}, B={self.B}, I={self.I}, H={self.H}"
         extra_en = f", {self.extra}" if self.extra else ""
         return Text(f"[{kind}, {bias_en}, {sizes}{extra_en}]", f"[{kind}，{bias_zh}，{sizes}{extra_en}]")
 
@@ -244,14 +244,11 @@ class Case:
 SIZES = [(5, 3, 4, 6), (4, 2, 7, 3), (3, 1, 5, 2)]
 
 
-def standard_cases(dtypes: Sequence[torch.dtype] = (torch.float64, torch.float32),
-                   bias_options: Sequence[bool] = (True, False)) -> list[Case]:
-    cases = []
-    for n, (T, B, I, H) in enumerate(SIZES):  # noqa: E741
-        dtype = dtypes[n % len(dtypes)]
-        bias = bias_options[n % len(bias_options)]
-        cases.append(Case(T, B, I, H, dtype, bias))
-    return cases
+def standard_cases(sequence: bool = True) -> list[Case]:
+    """Three cases mixing float64/float32 and biases/None; `sequence=False` for a single step."""
+    dtypes, bias_options = (torch.float64, torch.float32), (True, False)
+    return [Case(T if sequence else None, B, I, H, dtypes[n % 2], bias_options[n % 2])
+            for n, (T, B, I, H) in enumerate(SIZES)]  # noqa: E741
 
 
 class Inputs:

@@ -56,7 +56,7 @@ def layer_reference(nonlinearity: str):
 
 @graded(3, "rnn_cell with tanh matches torch.nn.RNNCell", "rnn_cell（tanh）与 torch.nn.RNNCell 一致")
 def test_cell_tanh(ex1, make):
-    for case in standard_cases():
+    for case in standard_cases(sequence=False):
         expect_same("rnn_cell", ex1.rnn_cell, oracle.rnn_cell, cell_inputs(make, case), H_NEXT,
                     case.describe(), "torch.nn.RNNCell")
 
@@ -64,7 +64,7 @@ def test_cell_tanh(ex1, make):
 @graded(2, "rnn_cell with relu matches torch.nn.RNNCell(nonlinearity='relu')",
         "rnn_cell（relu）与 torch.nn.RNNCell(nonlinearity='relu') 一致")
 def test_cell_relu(ex1, make):
-    for case in standard_cases():
+    for case in standard_cases(sequence=False):
         expect_same("rnn_cell", functools.partial(ex1.rnn_cell, nonlinearity="relu"),
                     functools.partial(oracle.rnn_cell, nonlinearity="relu"), cell_inputs(make, case), H_NEXT,
                     case.describe(), "torch.nn.RNNCell(nonlinearity='relu')")
@@ -73,7 +73,7 @@ def test_cell_relu(ex1, make):
 @graded(1, "rnn_cell rejects an unknown nonlinearity with ValueError",
         "rnn_cell 对未知的 nonlinearity 抛出 ValueError")
 def test_cell_bad_nonlinearity(ex1, make):
-    inputs = cell_inputs(make, standard_cases()[0])
+    inputs = cell_inputs(make, standard_cases(sequence=False)[0])
     for bad in ("sigmoid", "Tanh"):
         try:
             ex1.rnn_cell(*inputs.values(), nonlinearity=bad)
@@ -102,7 +102,7 @@ def test_cell_bad_nonlinearity(ex1, make):
 @graded(3, "rnn_cell gradients (x, h, weights, biases) match autograd through torch.nn.RNNCell",
         "rnn_cell 的梯度（x、h、权重、偏置）与 torch.nn.RNNCell 一致")
 def test_cell_gradients(ex1, make):
-    for case in standard_cases():
+    for case in standard_cases(sequence=False):
         for act in ("tanh", "relu"):
             expect_gradients("rnn_cell", functools.partial(ex1.rnn_cell, nonlinearity=act),
                              functools.partial(oracle.rnn_cell, nonlinearity=act), cell_inputs(make, case),
@@ -111,14 +111,14 @@ def test_cell_gradients(ex1, make):
 
 @graded(3, "rnn_cell_concat computes tanh(W [x, h] + b)", "rnn_cell_concat 计算 tanh(W [x, h] + b)")
 def test_concat_values(ex1, make):
-    for case in standard_cases():
+    for case in standard_cases(sequence=False):
         expect_same("rnn_cell_concat", ex1.rnn_cell_concat, concat_reference, concat_inputs(make, case), H_NEXT,
                     case.describe(), "torch.nn.RNNCell with W = [W_ih, W_hh]")
 
 
 @graded(2, "rnn_cell_concat gradients match autograd", "rnn_cell_concat 的梯度与 autograd 一致")
 def test_concat_gradients(ex1, make):
-    for case in standard_cases():
+    for case in standard_cases(sequence=False):
         expect_gradients("rnn_cell_concat", ex1.rnn_cell_concat, concat_reference, concat_inputs(make, case),
                          H_NEXT, case.describe(), "torch.nn.RNNCell with W = [W_ih, W_hh]", make)
 

@@ -27,7 +27,7 @@ def cell_inputs(make: Inputs, case: Case) -> dict:
 
 
 def check_gate(ex3, make: Inputs, position: int) -> None:
-    for case in standard_cases():
+    for case in standard_cases(sequence=False):
         expect_component("lstm_gates", ex3.lstm_gates, oracle.lstm_gates, gate_inputs(make, case), GATES, position,
                          case.describe(), "torch.nn.LSTMCell's gates")
 
@@ -54,14 +54,14 @@ def test_output_gate(ex3, make):
 
 @graded(2, "lstm_gates gradients match autograd", "lstm_gates 的梯度与 autograd 一致")
 def test_gates_gradients(ex3, make):
-    for case in standard_cases():
+    for case in standard_cases(sequence=False):
         expect_gradients("lstm_gates", ex3.lstm_gates, oracle.lstm_gates, gate_inputs(make, case), GATES,
                          case.describe(), "torch.nn.LSTMCell's gates", make)
 
 
 @graded(5, "lstm_cell (h', c') matches torch.nn.LSTMCell", "lstm_cell 的 (h', c') 与 torch.nn.LSTMCell 一致")
 def test_cell_values(ex3, make):
-    for case in standard_cases():
+    for case in standard_cases(sequence=False):
         expect_same("lstm_cell", ex3.lstm_cell, oracle.lstm_cell, cell_inputs(make, case), STATE, case.describe(),
                     "torch.nn.LSTMCell")
 
@@ -69,6 +69,6 @@ def test_cell_values(ex3, make):
 @graded(5, "lstm_cell gradients (x, h, c, weights, biases) match torch.nn.LSTMCell",
         "lstm_cell 的梯度（x、h、c、权重、偏置）与 torch.nn.LSTMCell 一致")
 def test_cell_gradients(ex3, make):
-    for case in standard_cases():
+    for case in standard_cases(sequence=False):
         expect_gradients("lstm_cell", ex3.lstm_cell, oracle.lstm_cell, cell_inputs(make, case), STATE,
                          case.describe(), "torch.nn.LSTMCell", make)

@@ -21,7 +21,7 @@ def cell_inputs(make: Inputs, case: Case) -> dict:
 
 
 def check_gate(ex4, make: Inputs, position: int) -> None:
-    for case in standard_cases():
+    for case in standard_cases(sequence=False):
         expect_component("gru_gates", ex4.gru_gates, oracle.gru_gates, cell_inputs(make, case), GATES, position,
                          case.describe(), "torch.nn.GRUCell's gates")
 
@@ -44,7 +44,7 @@ def test_new_gate(ex4, make):
 
 @graded(2, "gru_gates gradients match autograd", "gru_gates 的梯度与 autograd 一致")
 def test_gates_gradients(ex4, make):
-    for case in standard_cases():
+    for case in standard_cases(sequence=False):
         expect_gradients("gru_gates", ex4.gru_gates, oracle.gru_gates, cell_inputs(make, case), GATES,
                          case.describe(), "torch.nn.GRUCell's gates", make)
 
@@ -52,7 +52,7 @@ def test_gates_gradients(ex4, make):
 @graded(6, "gru_cell h' = (1 - z) * n + z * h matches torch.nn.GRUCell",
         "gru_cell 的 h' = (1 - z) * n + z * h 与 torch.nn.GRUCell 一致")
 def test_cell_values(ex4, make):
-    for case in standard_cases():
+    for case in standard_cases(sequence=False):
         expect_same("gru_cell", ex4.gru_cell, oracle.gru_cell, cell_inputs(make, case), H_NEXT, case.describe(),
                     "torch.nn.GRUCell")
 
@@ -60,6 +60,6 @@ def test_cell_values(ex4, make):
 @graded(5, "gru_cell gradients (x, h, weights, biases) match torch.nn.GRUCell",
         "gru_cell 的梯度（x、h、权重、偏置）与 torch.nn.GRUCell 一致")
 def test_cell_gradients(ex4, make):
-    for case in standard_cases():
+    for case in standard_cases(sequence=False):
         expect_gradients("gru_cell", ex4.gru_cell, oracle.gru_cell, cell_inputs(make, case), H_NEXT,
                          case.describe(), "torch.nn.GRUCell", make)
