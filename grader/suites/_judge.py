@@ -23,6 +23,9 @@ from typing import Any, Callable, Iterable, Sequence
 import pytest
 import torch
 
+import _integrity
+from _integrity import Violation
+
 # --------------------------------------------------------------------------
 # Failures and hints
 # --------------------------------------------------------------------------
@@ -111,16 +114,36 @@ def _import_error_hint(filename: str, error: BaseException) -> Fail:
     )
 
 
+def forbidden_hint(label: str, violation: Violation) -> Fail:
+    where = f" ({violation.file}, line {violation.line})" if violation.line else ""
+    where_zh = f"（{violation.file} 第 {violation.line} 行）" if violation.line else ""
+    return Fail(
+        f"{label} uses {violation.what}{where}: PyTorch's own implementation of what this exercise asks you "
+        "to write (or the reference solution), so it earns no credit. Use plain tensor operations.",
+        f"{label} 使用了 {violation.what}{where_zh}：这是本练习要你自己实现的 PyTorch 内置实现（或参考答案），"
+        "因此不得分。请只用基本的张量运算。",
+    )
+
+
+def _refuse(label: str, violation: Violation) -> Callable[..., Any]:
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise forbidden_hint(label, violation)
+    return refused
+
+
 def load_module(settings: Settings, stem: str, package: str = PACKAGE,
                 replacements: dict[str, types.ModuleType] | None = None) -> types.ModuleType:
     """Import `stem`.py from the target folder as `package.stem`.
 
+    A function that calls a forbidden built-in is replaced by one that fails
+    with a hint; a file that imports the solutions is not imported at all.
     `replacements` pre-registers sibling modules (for example torch-based
     cells in place of the learner's), so that a relative import inside the
     file picks those up instead of the learner's own.
     """
     filename = f"{stem}.py"
-    if not (settings.target / filename).is_file():
+    path = settings.target / filename
+    if not path.is_file():
         raise Fail(
             f"{filename} was not found in {settings.target}.",
             f"在 {settings.target} 中找不到 {filename}。",
@@ -128,17 +151,28 @@ def load_module(settings: Settings, stem: str, package: str = PACKAGE,
     qualified = f"{package}.{stem}"
     if qualified in sys.modules:
         return sys.modules[qualified]
+    try:
+        violations = _integrity.scan(path)
+    except (SyntaxError, ValueError, UnicodeDecodeError):
+        violations = {}  # the import below reports it
+    if "" in violations:
+        raise forbidden_hint(filename, violations[""][0])
     if package not in sys.modules:
         _new_package(package, settings.target)
     for sibling, module in (replacements or {}).items():
         sys.modules[f"{package}.{sibling}"] = module
+    _integrity.take_log()
     try:
-        return importlib.import_module(qualified)
+        module = importlib.import_module(qualified)
     except TestTimeout:
         raise
     except BaseException as error:  # noqa: BLE001 - learner code may raise anything, SystemExit included
         sys.modules.pop(qualified, None)
-        raise _import_error_hint(filename, error) from None
+        seen = _integrity.take_log()
+        raise (forbidden_hint(filename, seen[0]) if seen else _import_error_hint(filename, error)) from None
+    for name, found in violations.items():
+        setattr(module, name, _refuse(name, found[0]))
+    return module
 
 
 # --------------------------------------------------------------------------
@@ -172,26 +206,33 @@ def call(label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     Also checks that no tensor argument was modified in place.
     """
     snapshot = [(a, a.detach().clone()) for a in _tensors_in((args, kwargs))]
+    _integrity.take_log()
+    failure: Fail | None = None
     try:
         result = fn(*args, **kwargs)
-    except TestTimeout:
+    except (TestTimeout, Fail):
         raise
     except NotImplementedError:
-        raise Fail(
+        failure = Fail(
             f"{label} is not implemented yet: replace `raise NotImplementedError` with your code.",
             f"{label} 还没有实现：请把 `raise NotImplementedError` 换成你的代码。",
-        ) from None
+        )
     except SystemExit:
-        raise Fail(
+        failure = Fail(
             f"{label} called sys.exit()/exit(); a function must return its result instead.",
             f"{label} 调用了 sys.exit()/exit()；函数应当返回结果，而不是退出程序。",
-        ) from None
-    except BaseException as error:  # noqa: BLE001
+        )
+    except BaseException as error:  # noqa: BLE001 - ForbiddenCall included: the log below names it
         where = _learner_line(error)
-        raise Fail(
+        failure = Fail(
             f"{label} raised {type(error).__name__}: {_short(error)}{where.en}.",
             f"{label} 抛出了 {type(error).__name__}: {_short(error)}{where.zh}。",
-        ) from None
+        )
+    seen = _integrity.take_log()  # a forbidden use counts even when the learner's code caught the error
+    if seen:
+        raise forbidden_hint(label, seen[0])
+    if failure is not None:
+        raise failure
     for original, before in snapshot:
         if original.shape != before.shape or not torch.equal(original.detach(), before):
             raise Fail(

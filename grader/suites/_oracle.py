@@ -128,3 +128,23 @@ def run_module(mode: str, x: torch.Tensor, hx, weights: Sequence[Weights], num_l
     if seed is not None:
         torch.manual_seed(seed)
     return functional_call(module, module_params(weights, num_layers, bidirectional), (x, hx))
+
+
+# --- the cells handed to learner code (ex5's gradient_norms) --------------------------------
+# Calling the cell it is given is the learner's job there; these subclasses route that call
+# through this file, so the forbidden-kernel guard sees the grader, not the learner, as caller.
+
+
+class GivenRNNCell(nn.RNNCell):
+    def forward(self, input, hx=None):
+        return super().forward(input, hx)
+
+
+class GivenGRUCell(nn.GRUCell):
+    def forward(self, input, hx=None):
+        return super().forward(input, hx)
+
+
+class GivenLSTMCell(nn.LSTMCell):
+    def forward(self, input, hx=None):
+        return super().forward(input, hx)

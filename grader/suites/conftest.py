@@ -15,6 +15,7 @@ from typing import Any, Iterator
 import pytest
 import torch
 
+from _integrity import install_guards
 from _judge import Fail, Inputs, Settings, TestTimeout, settings_from_env
 
 SETTINGS = settings_from_env()
@@ -23,6 +24,7 @@ SETTINGS = settings_from_env()
 # (about 1e-3 off) and whose backward needs training mode. The judge's oracle uses PyTorch's
 # native kernels instead, which compute exactly what the exercises ask for.
 torch.backends.cudnn.enabled = False
+install_guards(SETTINGS.target)
 TEST_TIME_LIMIT_S = float(os.environ.get("GRADER_TEST_TIMEOUT", "30"))
 PROGRESS_FILE = os.environ.get("GRADER_PROGRESS")
 MANIFEST_FILE = os.environ.get("GRADER_MANIFEST")

@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+import _oracle as oracle
 from _judge import (Fail, Inputs, Out, Settings, call, expect_close, expect_outputs, expect_same, graded,
                     load_module, Text, unpack)
 
@@ -104,7 +105,7 @@ def norms_reference(cell: nn.Module, x: torch.Tensor, state=None) -> torch.Tenso
 def test_gradient_norms(ex5, make, settings):
     T, B, I, H = 7, 3, 4, 5  # noqa: E741
     for dtype in DTYPES:
-        for kind in (nn.RNNCell, nn.GRUCell, nn.LSTMCell):
+        for kind in (oracle.GivenRNNCell, oracle.GivenGRUCell, oracle.GivenLSTMCell):
             torch.manual_seed(make.generator.initial_seed())
             cell = kind(I, H, device=settings.device, dtype=dtype)
             x = make.randn(T, B, I, dtype=dtype)
@@ -112,8 +113,8 @@ def test_gradient_norms(ex5, make, settings):
                 state = None
                 if given:
                     h = make.randn(B, H, dtype=dtype)
-                    state = (h, make.randn(B, H, dtype=dtype)) if kind is nn.LSTMCell else h
-                what = label(dtype, f"{kind.__name__}, T={T}, state={'given' if given else 'None'}")
+                    state = (h, make.randn(B, H, dtype=dtype)) if kind is oracle.GivenLSTMCell else h
+                what = label(dtype, f"{kind.__name__.removeprefix('Given')}, T={T}, state={'given' if given else 'None'}")
                 expect_same("gradient_norms", ex5.gradient_norms, norms_reference, {"cell": cell, "x": x, "state": state},
                             Out("norms", "(T,)"), what, "autograd")
 
