@@ -1,0 +1,45 @@
+"""Stubs and solutions share one API; modules.py is the same ready-made file in both."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+EXERCISE_FILES = ["ex1_rnn_cell.py", "ex2_rnn_layers.py", "ex3_lstm.py", "ex4_gru.py", "ex5_vanishing.py"]
+CONTRACT = {
+    "ex1_rnn_cell.py": ["rnn_cell", "rnn_cell_concat", "rnn_layer"],
+    "ex2_rnn_layers.py": ["run_layers"],
+    "ex3_lstm.py": ["lstm_gates", "lstm_cell"],
+    "ex4_gru.py": ["gru_gates", "gru_cell"],
+    "ex5_vanishing.py": ["sigmoid_derivative", "chain_gradient", "hidden_jacobian", "gradient_norms", "clip_grad_norm"],
+}
+
+
+def functions(path: Path) -> dict[str, ast.FunctionDef]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")}
+
+
+def test_modules_py_is_identical_in_exercises_and_solutions() -> None:
+    assert (REPO / "exercises" / "modules.py").read_bytes() == (REPO / "solutions" / "modules.py").read_bytes()
+
+
+@pytest.mark.parametrize("filename", EXERCISE_FILES)
+def test_stub_and_solution_have_the_contract_signatures(filename: str) -> None:
+    stubs, solutions = functions(REPO / "exercises" / filename), functions(REPO / "solutions" / filename)
+    assert list(stubs) == CONTRACT[filename] == list(solutions)
+    for name in CONTRACT[filename]:
+        assert ast.dump(stubs[name].args) == ast.dump(solutions[name].args), name
+
+
+@pytest.mark.parametrize("filename", EXERCISE_FILES)
+def test_every_stub_is_a_docstring_then_raise_not_implemented(filename: str) -> None:
+    for name, node in functions(REPO / "exercises" / filename).items():
+        docstring = ast.get_docstring(node)
+        assert docstring and ("Args:" in docstring or "Returns" in docstring), name
+        last = node.body[-1]
+        assert isinstance(last, ast.Raise) and "NotImplementedError" in ast.unparse(last), name
+        assert "# TODO" in ast.get_source_segment((REPO / "exercises" / filename).read_text(encoding="utf-8"), node)
