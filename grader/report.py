@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import platform
 import textwrap
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -80,6 +81,12 @@ MARKS = {"passed": "✓", "failed": "✗", "error": "!", "timeout": "⏱", "skip
 ASCII_MARKS = {"passed": "+", "failed": "x", "error": "!", "timeout": "T", "skipped": "-"}
 
 
+def _pad(text: str, width: int) -> str:
+    """Left-align `text` in `width` terminal columns (CJK characters take two)."""
+    columns = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(0, width - columns)
+
+
 def _bar(score: float, max_score: float, unicode: bool, width: int = 10) -> str:
     filled = round(width * score / max_score) if max_score else 0
     full, empty = ("█", "░") if unicode else ("#", ".")
@@ -107,7 +114,7 @@ def render_text(results: list[ExerciseResult], info: RunInfo, stream: TextIO) ->
         else:
             passed = sum(t.status == "passed" for t in result.tests)
             score, bar = f"{passed}/{len(result.tests)} ✓" if unicode else f"{passed}/{len(result.tests)} ok", ""
-        lines.append(f"{result.exercise.id:<15} {result.title:<38} {bar:<10} {score}")
+        lines.append(f"{result.exercise.id:<15} {_pad(result.title, 38)} {bar:<10} {score}")
         for test in result.tests:
             if test.status == "passed":
                 continue

@@ -140,9 +140,16 @@ def test_dropout(ex2, make):
         # concatenated output: with the same seed, the same masks (this also checks the 1/(1-p) scale).
         inputs = layer_inputs(make, case, mode, 3, True)
         seed = make.generator.initial_seed()
-        expect_same("run_layers", learner(ex2, 0.5, True, seed), reference(mode, 0.5, True, seed), inputs, spec(mode),
-                    describe(case, mode, 3, True, ", dropout=0.5, training=True, the same torch.manual_seed; "
-                             "one F.dropout(out, p, training) per layer boundary, as torch.nn"), versus)
+        try:
+            expect_same("run_layers", learner(ex2, 0.5, True, seed), reference(mode, 0.5, True, seed), inputs,
+                        spec(mode), describe(case, mode, 3, True, ", dropout=0.5, training=True"), versus)
+        except Fail as failure:
+            raise Fail(
+                failure.en + " With the same torch.manual_seed, torch.nn draws the same masks as one "
+                "F.dropout(out, p=dropout, training=training) per layer boundary, on the concatenated output.",
+                failure.zh + " 在相同的 torch.manual_seed 下，torch.nn 的掩码等同于在每个层与层之间、对拼接后的输出"
+                "调用一次 F.dropout(out, p=dropout, training=training)。",
+            ) from None
 
 
 # --- modules.py with torch's cells: batch_first, hx=None, parameter names -----------------

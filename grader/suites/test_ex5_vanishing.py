@@ -6,8 +6,8 @@ import torch
 from torch import nn
 
 import _oracle as oracle
-from _judge import (Fail, Inputs, Out, Settings, call, expect_close, expect_outputs, expect_same, graded,
-                    load_module, Text, unpack)
+from _judge import (Inputs, Out, Settings, call, expect_outputs, expect_same, graded,
+                    load_module, Text)
 
 DTYPES = (torch.float64, torch.float32)
 
@@ -82,7 +82,7 @@ def test_hidden_jacobian(ex5, make):
         for T, H in ((1, 4), (6, 5)):
             h_seq, w_hh, last_state, h0 = unrolled_rnn(make, T, H, dtype)
             want = torch.autograd.functional.jacobian(last_state, h0)
-            expect_same("hidden_jacobian", ex5.hidden_jacobian, lambda *a: want, {"h_seq": h_seq, "weight_hh": w_hh},
+            expect_same("hidden_jacobian", ex5.hidden_jacobian, lambda *a, want=want: want, {"h_seq": h_seq, "weight_hh": w_hh},
                         Out("dh_T/dh_0", "(H, H)"), label(dtype, f"T={T}, H={H}"), "torch.autograd.functional.jacobian")
 
 
