@@ -2,6 +2,9 @@
 
 练习 3：LSTM 单元及其门控结构。
 
+Guide: guides/en/ex3_lstm.md
+中文指南: guides/zh/ex3_lstm.md
+
 What this exercise teaches
 --------------------------
 An LSTM (Long Short-Term Memory) cell carries two states from step to step:

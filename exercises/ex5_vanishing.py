@@ -2,6 +2,9 @@
 
 练习 5：梯度消失、梯度爆炸与梯度裁剪。
 
+Guide: guides/en/ex5_vanishing.md
+中文指南: guides/zh/ex5_vanishing.md
+
 What this exercise teaches
 --------------------------
 Back-propagation multiplies one local derivative per layer (or per time

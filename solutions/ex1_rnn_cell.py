@@ -2,6 +2,9 @@
 
 练习 1：Elman RNN 单元，以及把它按时间展开。
 
+Guide: guides/en/ex1_rnn_cell.md
+中文指南: guides/zh/ex1_rnn_cell.md
+
 What this exercise teaches
 --------------------------
 A plain ("vanilla") RNN reads a sequence one time step at a time. At step t

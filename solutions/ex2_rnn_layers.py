@@ -2,6 +2,9 @@
 
 练习 2：多层堆叠与双向运行。
 
+Guide: guides/en/ex2_rnn_layers.md
+中文指南: guides/zh/ex2_rnn_layers.md
+
 What this exercise teaches
 --------------------------
 ``torch.nn.RNN``, ``nn.LSTM`` and ``nn.GRU`` are all the same loop around a

@@ -2,6 +2,9 @@
 
 练习 4：GRU 单元及其更新门与重置门。
 
+Guide: guides/en/ex4_gru.md
+中文指南: guides/zh/ex4_gru.md
+
 What this exercise teaches
 --------------------------
 A GRU (Gated Recurrent Unit) is a lighter gated RNN: one state h, two gates,
