@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from grader import catalog, report, runner, scoring
 from grader.catalog import UsageError
@@ -28,6 +29,7 @@ class Options:
     json_path: str | None
     lang: str
     test_timeout_s: float
+    verbose: bool
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lang", choices=("en", "zh"), default=None, help="hint language (default: from the locale)")
     parser.add_argument("--timeout", type=_positive, default=30.0, metavar="SECONDS",
                         help="time limit of one test (default: 30)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="list every test, passed ones too")
     return parser
 
 
@@ -102,6 +105,13 @@ def _check_device(device: str) -> None:
             raise UsageError("--device cuda: no CUDA device is available here; use --device cpu or auto")
 
 
+def _use_color(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never under NO_COLOR (https://no-color.org) or TERM=dumb."""
+    if "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb":
+        return False
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
 def parse_options(argv: list[str]) -> Options:
     args = _parser().parse_args(argv)
     exercises = catalog.select(args.exercises)
@@ -117,6 +127,7 @@ def parse_options(argv: list[str]) -> Options:
         json_path=args.json,
         lang=args.lang or _locale_language(),
         test_timeout_s=args.timeout,
+        verbose=args.verbose,
     )
 
 
@@ -138,7 +149,7 @@ def grade(options: Options) -> int:
         lang=options.lang,
     )
     human = sys.stderr if options.json_path == "-" else sys.stdout
-    report.render_text(results, info, human)
+    report.render_text(results, info, human, color=_use_color(human), verbose=options.verbose)
     if options.json_path:
         text = json.dumps(report.to_json(results, info), ensure_ascii=False, indent=2)
         if options.json_path == "-":

@@ -101,11 +101,26 @@ def _can_print_unicode(stream: TextIO) -> bool:
         return False
 
 
-def render_text(results: list[ExerciseResult], info: RunInfo, stream: TextIO) -> None:
+COLORS = {"passed": "32", "failed": "31", "error": "33", "timeout": "33", "skipped": "2", "dim": "2", "bold": "1"}
+
+
+def _paint(text: str, style: str, color: bool) -> str:
+    return f"\033[{COLORS[style]}m{text}\033[0m" if color else text
+
+
+def _exercise_style(result: ExerciseResult) -> str:
+    if result.status == "passed":
+        return "passed"
+    return "failed" if result.score == 0 else "error"
+
+
+def render_text(results: list[ExerciseResult], info: RunInfo, stream: TextIO, color: bool = False,
+                verbose: bool = False) -> None:
+    """Per exercise a score bar, then what to fix (every test with `verbose`), then the total."""
     words = WORDS[info.lang]
     unicode = _can_print_unicode(stream)
     marks = MARKS if unicode else ASCII_MARKS
-    lines = [words["header"].format(target=info.target, device=info.device, seed=info.seed), ""]
+    lines = [_paint(words["header"].format(target=info.target, device=info.device, seed=info.seed), "bold", color), ""]
     first_failing = None
     for result in results:
         if result.max_score:
@@ -113,20 +128,28 @@ def render_text(results: list[ExerciseResult], info: RunInfo, stream: TextIO) ->
             bar = _bar(result.score, result.max_score, unicode)
         else:
             passed = sum(t.status == "passed" for t in result.tests)
-            score, bar = f"{passed}/{len(result.tests)} ✓" if unicode else f"{passed}/{len(result.tests)} ok", ""
-        lines.append(f"{result.exercise.id:<15} {_pad(result.title, 38)} {bar:<10} {score}")
+            score, bar = f"{passed}/{len(result.tests)} {marks['passed']}", ""
+        bar = _paint(f"{bar:<10}", _exercise_style(result), color)
+        lines.append(f"{result.exercise.id:<15} {_pad(result.title, 38)} {bar} {score}")
         for test in result.tests:
-            if test.status == "passed":
+            if test.status == "passed" and not verbose:
                 continue
-            first_failing = first_failing or result.exercise
+            if test.status != "passed":
+                first_failing = first_failing or result.exercise
             key = test.id.split("::", 1)[-1]
+            mark = _paint(marks[test.status], test.status, color)
+            if test.status == "passed":
+                lines.append(f"  {mark} {key} ({_number(test.max_score)}): {test.name}")
+                continue
             head = f"  {marks[test.status]} {key} ({_number(test.max_score)}): "
             wrapped = textwrap.wrap(test.hint, width=100, initial_indent=head, subsequent_indent=" " * 6)
-            lines.extend(wrapped or [head])
+            wrapped = wrapped or [head]
+            wrapped[0] = wrapped[0].replace(marks[test.status], mark, 1)
+            lines.extend(wrapped)
         if not result.max_score and result.tests:
-            lines.append(f"  ({words['no_points']})")
+            lines.append(_paint(f"  ({words['no_points']})", "dim", color))
     score, max_score = total(results)
-    lines += ["", f"{words['total']}: {_number(score)}/{_number(max_score)}"]
+    lines += ["", _paint(f"{words['total']}: {_number(score)}/{_number(max_score)}", "bold", color)]
     if first_failing is None:
         lines.append(words["all_passed"])
     else:

@@ -63,3 +63,30 @@ def test_cuda_request_without_cuda_is_a_usage_error() -> None:
         pytest.skip("this machine has CUDA")
     run = run_grader("--device", "cuda")
     assert run.returncode == 2 and "no CUDA device" in run.stderr
+
+
+class _Terminal:
+    def isatty(self) -> bool:
+        return True
+
+
+def test_colour_only_on_a_terminal_and_never_under_no_color(monkeypatch) -> None:
+    from grader.cli import _use_color
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    assert _use_color(_Terminal())
+    monkeypatch.setenv("NO_COLOR", "")
+    assert not _use_color(_Terminal())
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.setenv("TERM", "dumb")
+    assert not _use_color(_Terminal())
+
+
+def test_piped_output_has_no_colour_codes_and_verbose_lists_passed_tests() -> None:
+    run = run_grader("ex4", "--target", "solutions", "--seed", "1", "--verbose")
+    assert run.returncode == 0
+    assert "\033[" not in run.stdout
+    assert "✓ reset_gate (2): reset gate r matches torch.nn.GRUCell" in run.stdout
+    quiet = run_grader("ex4", "--target", "solutions", "--seed", "1")
+    assert "reset_gate" not in quiet.stdout
