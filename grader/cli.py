@@ -135,7 +135,11 @@ def grade(options: Options) -> int:
     started = time.monotonic()
     plan = runner.RunPlan(exercises=options.exercises, target=options.target, device=options.device,
                           seed=options.seed, test_timeout_s=options.test_timeout_s)
-    run = runner.run_suites(plan)
+    progress = report.ProgressLine(sys.stderr, options.lang)
+    try:
+        run = runner.run_suites(plan, on_progress=progress.update)
+    finally:
+        progress.clear()
     results = scoring.score_exercises(options.exercises, run.tests, options.lang, options.seed)
     missing = [r.exercise.id for r in results if not r.tests]
     if missing:

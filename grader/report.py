@@ -69,6 +69,28 @@ def to_json(results: list[ExerciseResult], info: RunInfo) -> dict[str, Any]:
 
 # --- terminal ---------------------------------------------------------------------
 
+
+class ProgressLine:
+    """'grading 12/36' rewritten in place on a terminal while the tests run; silent elsewhere."""
+
+    def __init__(self, stream: TextIO, lang: str):
+        self.stream = stream
+        self.active = hasattr(stream, "isatty") and stream.isatty()
+        self.label = "评测中" if lang == "zh" else "grading"
+        self.shown = (-1, -1)
+
+    def update(self, finished: int, total: int) -> None:
+        if self.active and (finished, total) != self.shown:
+            self.shown = (finished, total)
+            self.stream.write(f"\r{self.label} {finished}/{total} ...")
+            self.stream.flush()
+
+    def clear(self) -> None:
+        if self.active:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
 WORDS = {
     "en": {"header": "Grading {target} on {device} (seed {seed})", "total": "Total",
            "rerun": "Re-run one exercise with: python -m grader {id}   Same inputs again: --seed {seed}",

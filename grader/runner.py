@@ -14,12 +14,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from grader.catalog import SUITES_DIR, Exercise
 
+Progress = Callable[[int, int], None]
 MAX_ROUNDS = 8  # each round after the first has set aside one more crashing test
 
 
@@ -55,11 +57,12 @@ class _Round:
     stderr: str
 
 
-def run_suites(plan: RunPlan) -> SuiteRun:
+def run_suites(plan: RunPlan, on_progress: Progress | None = None) -> SuiteRun:
+    """Every selected test's record; `on_progress(finished, total)` is called while tests run."""
     set_aside: dict[str, dict[str, Any]] = {}
     manifest: list[dict[str, Any]] | None = None
     for _ in range(MAX_ROUNDS):
-        result = _run_round(plan, sorted(set_aside))
+        result = _run_round(plan, sorted(set_aside), on_progress)
         manifest = result.manifest or manifest
         if result.report is not None:
             if result.report.get("exitcode") not in (0, 1):
@@ -146,27 +149,47 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def _run_round(plan: RunPlan, deselect: list[str]) -> _Round:
+def _read_progress(path: Path) -> tuple[list[str], set[str]]:
+    started, finished = [], set()
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            event, _, nodeid = line.partition(" ")
+            if event == "start":
+                started.append(nodeid)
+            elif event == "end":
+                finished.add(nodeid)
+    return started, finished
+
+
+def _wait(process: subprocess.Popen, timeout_s: float, workdir: Path, on_progress: Progress | None) -> int | None:
+    """The exit code, or None after killing the process at its time limit; reports progress meanwhile."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return process.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            if time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                return None
+            if on_progress is not None:
+                manifest = _read_json(workdir / "manifest.json")
+                if manifest:
+                    on_progress(len(_read_progress(workdir / "progress.log")[1]), len(manifest))
+
+
+def _run_round(plan: RunPlan, deselect: list[str], on_progress: Progress | None) -> _Round:
     with tempfile.TemporaryDirectory(prefix="rnn-grader-") as tmp:
         workdir = Path(tmp)
         report_file = workdir / "report.json"
-        try:
-            done = subprocess.run(
+        with open(workdir / "judge.err", "wb") as errors:
+            process = subprocess.Popen(
                 _pytest_command(plan, report_file, deselect), cwd=SUITES_DIR, env=_judge_environment(plan, workdir),
-                stdin=subprocess.DEVNULL, capture_output=True, timeout=plan.round_timeout_s,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
             )
-            returncode, stderr = done.returncode, done.stderr.decode("utf-8", "replace")
-        except subprocess.TimeoutExpired as expired:
-            returncode, stderr = None, (expired.stderr or b"").decode("utf-8", "replace")
-        started, finished = [], set()
-        progress = workdir / "progress.log"
-        if progress.exists():
-            for line in progress.read_text(encoding="utf-8").splitlines():
-                event, _, nodeid = line.partition(" ")
-                if event == "start":
-                    started.append(nodeid)
-                elif event == "end":
-                    finished.add(nodeid)
+            returncode = _wait(process, plan.round_timeout_s, workdir, on_progress)
+        stderr = (workdir / "judge.err").read_text(encoding="utf-8", errors="replace")
+        started, finished = _read_progress(workdir / "progress.log")
         report = _read_json(report_file) if returncode is not None else None
         if report is not None and not isinstance(report.get("tests"), list):
             report = None

@@ -90,3 +90,21 @@ def test_piped_output_has_no_colour_codes_and_verbose_lists_passed_tests() -> No
     assert "✓ reset_gate (2): reset gate r matches torch.nn.GRUCell" in run.stdout
     quiet = run_grader("ex4", "--target", "solutions", "--seed", "1")
     assert "reset_gate" not in quiet.stdout
+
+
+def test_progress_line_on_a_terminal_only() -> None:
+    import io
+
+    from grader.report import ProgressLine
+
+    class TerminalBuffer(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    shown = TerminalBuffer()
+    line = ProgressLine(shown, "en")
+    line.update(3, 36), line.update(3, 36), line.update(4, 36), line.clear()
+    assert shown.getvalue() == "\rgrading 3/36 ...\rgrading 4/36 ...\r\033[K"
+    piped = io.StringIO()
+    ProgressLine(piped, "en").update(3, 36)
+    assert piped.getvalue() == ""
