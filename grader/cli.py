@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from grader import catalog, report, runner, scoring
+from grader import catalog, report, runner, scoring, watch
 from grader.catalog import UsageError
 from grader.target import resolve_target
 
@@ -30,6 +30,7 @@ class Options:
     lang: str
     test_timeout_s: float
     verbose: bool
+    watch: bool
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=_positive, default=30.0, metavar="SECONDS",
                         help="time limit of one test (default: 30)")
     parser.add_argument("--verbose", "-v", action="store_true", help="list every test, passed ones too")
+    parser.add_argument("--watch", action="store_true", help="grade again every time a file is saved (Ctrl-C stops)")
     return parser
 
 
@@ -128,6 +130,7 @@ def parse_options(argv: list[str]) -> Options:
         lang=args.lang or _locale_language(),
         test_timeout_s=args.timeout,
         verbose=args.verbose,
+        watch=args.watch,
     )
 
 
@@ -171,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"python -m grader: error: {error}\n(see python -m grader --help)\n")
         return EXIT_USAGE
     try:
+        if options.watch:
+            return watch.watch(lambda: grade(options), options.target, sys.stderr, options.lang)
         return grade(options)
     except runner.GraderFailure as error:
         sys.stderr.write(f"python -m grader: the grader itself failed: {error}\n")

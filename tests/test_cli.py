@@ -108,3 +108,31 @@ def test_progress_line_on_a_terminal_only() -> None:
     piped = io.StringIO()
     ProgressLine(piped, "en").update(3, 36)
     assert piped.getvalue() == ""
+
+
+def test_watch_grades_again_after_a_save(tmp_path) -> None:
+    import io
+    import os
+    import threading
+
+    from grader.watch import watch
+
+    stub = tmp_path / "ex3_lstm.py"
+    stub.write_text("x = 1\n", encoding="utf-8")
+    runs = []
+
+    def grade_once() -> int:
+        runs.append(len(runs))
+        if len(runs) == 1:  # a save while the learner reads the first report
+            threading.Timer(0.2, lambda: os.utime(stub, ns=(0, stub.stat().st_mtime_ns + 10**9))).start()
+        return len(runs)
+
+    out = io.StringIO()
+    assert watch(grade_once, tmp_path, out, "en", poll_s=0.05, max_runs=2) == 2
+    assert runs == [0, 1]
+    assert "save a file to grade again" in out.getvalue()
+
+
+def test_watch_is_an_option() -> None:
+    run = run_grader("--help")
+    assert "--watch" in run.stdout
