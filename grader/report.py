@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from grader import __version__
-from grader.scoring import ExerciseResult
+from grader.scoring import ExerciseResult, TestResult
 
 SCHEMA_VERSION = 1
 
@@ -136,6 +136,14 @@ def _exercise_style(result: ExerciseResult) -> str:
     return "failed" if result.score == 0 else "error"
 
 
+def _test_lines(test: TestResult, text: str, marks: dict[str, str], color: bool) -> list[str]:
+    """'  ✗ key (points): text', wrapped; the mark is painted after wrapping so codes don't count as width."""
+    head = f"  {marks[test.status]} {test.id.split('::', 1)[-1]} ({_number(test.max_score)}): "
+    lines = textwrap.wrap(text, width=100, initial_indent=head, subsequent_indent=" " * 6) or [head]
+    lines[0] = lines[0].replace(marks[test.status], _paint(marks[test.status], test.status, color), 1)
+    return lines
+
+
 def render_text(results: list[ExerciseResult], info: RunInfo, stream: TextIO, color: bool = False,
                 verbose: bool = False) -> None:
     """Per exercise a score bar, then what to fix (every test with `verbose`), then the total."""
@@ -154,20 +162,11 @@ def render_text(results: list[ExerciseResult], info: RunInfo, stream: TextIO, co
         bar = _paint(f"{bar:<10}", _exercise_style(result), color)
         lines.append(f"{result.exercise.id:<15} {_pad(result.title, 38)} {bar} {score}")
         for test in result.tests:
-            if test.status == "passed" and not verbose:
-                continue
             if test.status != "passed":
                 first_failing = first_failing or result.exercise
-            key = test.id.split("::", 1)[-1]
-            mark = _paint(marks[test.status], test.status, color)
-            if test.status == "passed":
-                lines.append(f"  {mark} {key} ({_number(test.max_score)}): {test.name}")
-                continue
-            head = f"  {marks[test.status]} {key} ({_number(test.max_score)}): "
-            wrapped = textwrap.wrap(test.hint, width=100, initial_indent=head, subsequent_indent=" " * 6)
-            wrapped = wrapped or [head]
-            wrapped[0] = wrapped[0].replace(marks[test.status], mark, 1)
-            lines.extend(wrapped)
+                lines.extend(_test_lines(test, test.hint, marks, color))
+            elif verbose:
+                lines.extend(_test_lines(test, test.name, marks, color))
         if not result.max_score and result.tests:
             lines.append(_paint(f"  ({words['no_points']})", "dim", color))
     score, max_score = total(results)

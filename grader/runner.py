@@ -164,6 +164,7 @@ def _read_progress(path: Path) -> tuple[list[str], set[str]]:
 def _wait(process: subprocess.Popen, timeout_s: float, workdir: Path, on_progress: Progress | None) -> int | None:
     """The exit code, or None after killing the process at its time limit; reports progress meanwhile."""
     deadline = time.monotonic() + timeout_s
+    total = 0  # tests in this round, known once the judge has written its manifest
     while True:
         try:
             return process.wait(timeout=0.2)
@@ -173,9 +174,9 @@ def _wait(process: subprocess.Popen, timeout_s: float, workdir: Path, on_progres
                 process.wait()
                 return None
             if on_progress is not None:
-                manifest = _read_json(workdir / "manifest.json")
-                if manifest:
-                    on_progress(len(_read_progress(workdir / "progress.log")[1]), len(manifest))
+                total = total or len(_read_json(workdir / "manifest.json") or [])
+                if total:
+                    on_progress(len(_read_progress(workdir / "progress.log")[1]), total)
 
 
 def _run_round(plan: RunPlan, deselect: list[str], on_progress: Progress | None) -> _Round:
