@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import locale
 import os
@@ -17,6 +18,10 @@ from grader.catalog import UsageError
 from grader.target import resolve_target
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_GRADER = 0, 1, 2, 3
+
+# `python -m grader NAME ...`: tools beside grading. NAME -> (module in grader/, one line of help).
+# Each module has `main(argv: list[str]) -> int` and is imported only when its command is run.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {}
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m grader",
         description="Grade the RNN exercises against torch.nn and print a score with hints.",
-        epilog="Exit codes: 0 all passed, 1 some test failed, 2 usage error, 3 the grader itself failed.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("exercises", nargs="*", metavar="EXERCISE",
                         help="ids or prefixes, e.g. ex3, lstm, ex3_lstm (default: all)")
@@ -58,6 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", "-v", action="store_true", help="list every test, passed ones too")
     parser.add_argument("--watch", action="store_true", help="grade again every time a file is saved (Ctrl-C stops)")
     return parser
+
+
+def _epilog() -> str:
+    lines = ["Exit codes: 0 all passed, 1 some test failed, 2 usage error, 3 the grader itself failed."]
+    if SUBCOMMANDS:
+        lines += ["", "Other commands (python -m grader COMMAND --help):"]
+        lines += [f"  {name:<16} {summary}" for name, (_, summary) in SUBCOMMANDS.items()]
+    return "\n".join(lines)
 
 
 def _seed(text: str) -> int:
@@ -167,9 +181,24 @@ def grade(options: Options) -> int:
     return EXIT_PASSED if all_passed else EXIT_FAILED
 
 
-def main(argv: list[str] | None = None) -> int:
+def _run_subcommand(name: str, argv: list[str]) -> int:
+    module_name, _ = SUBCOMMANDS[name]
     try:
-        options = parse_options(sys.argv[1:] if argv is None else argv)
+        return importlib.import_module(f"grader.{module_name}").main(argv)
+    except UsageError as error:
+        sys.stderr.write(f"python -m grader {name}: error: {error}\n(see python -m grader {name} --help)\n")
+        return EXIT_USAGE
+    except Exception as error:  # noqa: BLE001 - whatever went wrong, say so and exit 3
+        sys.stderr.write(f"python -m grader {name}: the grader itself failed: {type(error).__name__}: {error}\n")
+        return EXIT_GRADER
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in SUBCOMMANDS:
+        return _run_subcommand(argv[0], argv[1:])
+    try:
+        options = parse_options(argv)
     except UsageError as error:
         sys.stderr.write(f"python -m grader: error: {error}\n(see python -m grader --help)\n")
         return EXIT_USAGE
