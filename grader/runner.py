@@ -1,13 +1,16 @@
 """Run the hidden suites on the learner's code, in a separate pytest process.
 
 The grader itself never imports learner code. The suites run in a child
-process that writes a pytest-json-report file; if that process dies or hangs
-(learner code calling os._exit, crashing the interpreter, looping in C code),
-the test it was running is recorded as the culprit and the suites run again
-without it, so every other test still gets its verdict.
+process (the judge) that writes a pytest-json-report file, and the judge runs
+learner code in a sandbox process of its own, restarted after any fault. If
+the judge itself dies or hangs all the same, the test it was running is
+recorded as the culprit and the suites run again without it, so every other
+test still gets its verdict. Before a report is read, every process the run
+left behind is killed: nothing of the learner's can write it afterwards.
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -36,7 +39,12 @@ class RunPlan:
     device: str
     seed: int
     test_timeout_s: float = 30.0
-    round_timeout_s: float = 600.0
+    memory_mib: int = 2048
+
+    @property
+    def round_timeout_s(self) -> float:
+        """Long enough for every test to use its whole time limit, and a start-up."""
+        return 120.0 + 40 * (self.test_timeout_s + 5.0)
 
 
 @dataclass
@@ -136,6 +144,7 @@ def _judge_environment(plan: RunPlan, workdir: Path) -> dict[str, str]:
         GRADER_SEED=str(plan.seed),
         GRADER_DEVICE=plan.device,
         GRADER_TEST_TIMEOUT=str(plan.test_timeout_s),
+        GRADER_MEMORY_MIB=str(plan.memory_mib),
         GRADER_PROGRESS=str(workdir / "progress.log"),
         GRADER_MANIFEST=str(workdir / "manifest.json"),
     )
@@ -179,7 +188,42 @@ def _wait(process: subprocess.Popen, timeout_s: float, workdir: Path, on_progres
                     on_progress(len(_read_progress(workdir / "progress.log")[1]), total)
 
 
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def _adopt_orphans() -> None:
+    """Become the parent of every process the run leaves orphaned, however it detached (Linux only)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _kill_leftovers() -> None:
+    """Kill and reap every child still alive: processes learner code started and left running."""
+    me = str(os.getpid())
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text(encoding="ascii", errors="replace").rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:
+            try:
+                os.kill(int(stat.parent.name), signal.SIGKILL)
+            except OSError:
+                pass
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.01)
+
+
 def _run_round(plan: RunPlan, deselect: list[str], on_progress: Progress | None) -> _Round:
+    _adopt_orphans()
     with tempfile.TemporaryDirectory(prefix="rnn-grader-") as tmp:
         workdir = Path(tmp)
         report_file = workdir / "report.json"
@@ -189,6 +233,7 @@ def _run_round(plan: RunPlan, deselect: list[str], on_progress: Progress | None)
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
             )
             returncode = _wait(process, plan.round_timeout_s, workdir, on_progress)
+        _kill_leftovers()
         stderr = (workdir / "judge.err").read_text(encoding="utf-8", errors="replace")
         started, finished = _read_progress(workdir / "progress.log")
         report = _read_json(report_file) if returncode is not None else None
