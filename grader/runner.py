@@ -10,7 +10,6 @@ left behind is killed: nothing of the learner's can write it afterwards.
 """
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -22,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from grader import reaper
 from grader.catalog import SUITES_DIR, Exercise
+from grader.target import REPO_ROOT
 
 Progress = Callable[[int, int], None]
 MAX_ROUNDS = 8  # each round after the first has set aside one more crashing test
@@ -145,6 +146,7 @@ def _judge_environment(plan: RunPlan, workdir: Path) -> dict[str, str]:
         GRADER_DEVICE=plan.device,
         GRADER_TEST_TIMEOUT=str(plan.test_timeout_s),
         GRADER_MEMORY_MIB=str(plan.memory_mib),
+        PYTHONPATH=os.pathsep.join([str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
         GRADER_PROGRESS=str(workdir / "progress.log"),
         GRADER_MANIFEST=str(workdir / "manifest.json"),
     )
@@ -188,42 +190,8 @@ def _wait(process: subprocess.Popen, timeout_s: float, workdir: Path, on_progres
                     on_progress(len(_read_progress(workdir / "progress.log")[1]), total)
 
 
-_PR_SET_CHILD_SUBREAPER = 36
-
-
-def _adopt_orphans() -> None:
-    """Become the parent of every process the run leaves orphaned, however it detached (Linux only)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _kill_leftovers() -> None:
-    """Kill and reap every child still alive: processes learner code started and left running."""
-    me = str(os.getpid())
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text(encoding="ascii", errors="replace").rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == me:
-            try:
-                os.kill(int(stat.parent.name), signal.SIGKILL)
-            except OSError:
-                pass
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            time.sleep(0.01)
-
-
 def _run_round(plan: RunPlan, deselect: list[str], on_progress: Progress | None) -> _Round:
-    _adopt_orphans()
+    reaper.adopt_orphans()
     with tempfile.TemporaryDirectory(prefix="rnn-grader-") as tmp:
         workdir = Path(tmp)
         report_file = workdir / "report.json"
@@ -233,7 +201,7 @@ def _run_round(plan: RunPlan, deselect: list[str], on_progress: Progress | None)
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
             )
             returncode = _wait(process, plan.round_timeout_s, workdir, on_progress)
-        _kill_leftovers()
+        reaper.kill_children()
         stderr = (workdir / "judge.err").read_text(encoding="utf-8", errors="replace")
         started, finished = _read_progress(workdir / "progress.log")
         report = _read_json(report_file) if returncode is not None else None

@@ -52,9 +52,10 @@ def _signal_name(number: int) -> str:
 class Sandbox:
     """One sandbox process at a time, started on demand and replaced after a fault."""
 
-    def __init__(self, target: Path, memory_mib: int):
+    def __init__(self, target: Path, memory_mib: int, limit_data: bool):
         self.target = target
         self.memory_mib = memory_mib
+        self.limit_data = limit_data  # also cap the data segment (not with CUDA); resident size is always watched
         self.process: subprocess.Popen | None = None
         self.ready = False
         self.output_file = tempfile.NamedTemporaryFile(prefix="rnn-sandbox-", suffix=".out", delete=False)
@@ -69,11 +70,11 @@ class Sandbox:
             return
         request_read, self.request_fd = os.pipe()
         self.reply_fd, reply_write = os.pipe()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADER_", "PYTEST_"))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADER_", "PYTEST_", "PYTHONPATH"))}
         env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
             [sys.executable, str(SANDBOX_SCRIPT), str(self.target), str(request_read), str(reply_write),
-             str(self.memory_mib)],
+             str(self.memory_mib), "1" if self.limit_data else "0"],
             pass_fds=(request_read, reply_write), stdin=subprocess.DEVNULL, stdout=self.output_file,
             stderr=subprocess.STDOUT, env=env, cwd=str(self.target), start_new_session=True,
         )

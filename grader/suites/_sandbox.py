@@ -11,7 +11,7 @@ code does to this process (monkeypatching torch, exiting, crashing, looping,
 allocating) cannot change a verdict: the judge compares the returned values with
 its own torch.nn, and restarts this process after a fault.
 
-Usage (by the judge): python _sandbox.py TARGET_DIR REQUEST_FD REPLY_FD MEMORY_MIB
+Usage (by the judge): python _sandbox.py TARGET_DIR REQUEST_FD REPLY_FD MEMORY_MIB LIMIT_DATA
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ import sys
 
 # Set before torch is imported: the judge also watches the resident size, this makes
 # most runaway allocations fail at once with an error the learner can read.
-_MEMORY_MIB = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-if _MEMORY_MIB > 0:
+_MEMORY_MIB = int(sys.argv[4])
+if _MEMORY_MIB > 0 and sys.argv[5] == "1":  # not with CUDA, whose driver maps large areas of its own
     _soft, _hard = resource.getrlimit(resource.RLIMIT_DATA)
     _limit = _MEMORY_MIB * 2**20
     if _hard == resource.RLIM_INFINITY or _hard > _limit:

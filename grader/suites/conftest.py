@@ -14,11 +14,16 @@ from typing import Any, Iterator
 
 import pytest
 
-# The sandbox starts first, so that its import of torch overlaps with the judge's own.
+from grader import reaper
 from _remote import Sandbox
 
+# Processes the learner's code leaves orphaned become this process's children, to be killed at the end.
+reaper.adopt_orphans()
+# The sandbox starts first, so that its import of torch overlaps with the judge's own.
+_DEVICE = os.environ.get("GRADER_DEVICE", "auto")
 SANDBOX = Sandbox(Path(os.environ.get("GRADER_TARGET", "exercises")).resolve(),
-                  int(os.environ.get("GRADER_MEMORY_MIB", "2048")))
+                  int(os.environ.get("GRADER_MEMORY_MIB", "2048")),
+                  limit_data=_DEVICE == "cpu" or (_DEVICE == "auto" and not Path("/dev/nvidiactl").exists()))
 SANDBOX.start()
 
 import torch  # noqa: E402
@@ -43,10 +48,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         torch.zeros(1, device=SETTINGS.device).sum().item()
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Stop the sandbox before any report is written: nothing of the learner's runs past the tests."""
+@pytest.hookimpl(hookwrapper=True)
+def pytest_sessionfinish(session: pytest.Session) -> Iterator[None]:
+    """Stop the sandbox, and all it started, before any report is written: nothing of the learner's runs on."""
     SANDBOX.close()
+    reaper.kill_children()
+    yield
 
 
 @pytest.fixture(scope="session")
