@@ -551,19 +551,31 @@ def leaves(inputs: dict[str, Any]) -> dict[str, Any]:
     return {name: _fresh(value) for name, value in inputs.items()}
 
 
-def _grad_targets(inputs: dict[str, Any]) -> list[tuple[str, torch.Tensor]]:
-    """(name, leaf) for every tensor that needs a gradient; nested ones are named like `hx[1]`."""
-    targets = []
+def _grad_paths(inputs: dict[str, Any]) -> list[tuple[str, tuple[int, ...]]]:
+    """(name, position in the argument list) of every tensor that needs a gradient; nested ones named `hx[1]`."""
+    found = []
 
-    def walk(name: str, value: Any) -> None:
+    def walk(name: str, path: tuple[int, ...], value: Any) -> None:
         if isinstance(value, torch.Tensor) and value.requires_grad:
-            targets.append((name, value))
+            found.append((name, path))
         elif isinstance(value, (list, tuple)):
             for k, item in enumerate(value):
-                walk(f"{name}[{k}]", item)
+                walk(f"{name}[{k}]", path + (k,), item)
 
-    for name, value in inputs.items():
-        walk(name, value)
+    for position, (name, value) in enumerate(inputs.items()):
+        walk(name, (position,), value)
+    return found
+
+
+def _grad_targets(inputs: dict[str, Any]) -> list[tuple[str, torch.Tensor]]:
+    """(name, leaf) for every tensor that needs a gradient; nested ones are named like `hx[1]`."""
+    values = list(inputs.values())
+    targets = []
+    for name, (position, *inner) in _grad_paths(inputs):
+        leaf = values[position]
+        for index in inner:
+            leaf = leaf[index]
+        targets.append((name, leaf))
     return targets
 
 
@@ -593,22 +605,6 @@ def expect_same(label: str, learner: Callable[..., Any], reference: Callable[...
     """Call both with the inputs (positionally, in order) and compare every output."""
     want = reference(*inputs.values())
     return expect_outputs(label, call(label, learner, *inputs.values()), want, spec, case_text, versus)
-
-
-def _grad_paths(inputs: dict[str, Any]) -> list[tuple[str, tuple[int, ...]]]:
-    """(name, position in the argument list) of every tensor that needs a gradient; nested ones named `hx[1]`."""
-    found = []
-
-    def walk(name: str, path: tuple[int, ...], value: Any) -> None:
-        if isinstance(value, torch.Tensor) and value.requires_grad:
-            found.append((name, path))
-        elif isinstance(value, (list, tuple)):
-            for k, item in enumerate(value):
-                walk(f"{name}[{k}]", path + (k,), item)
-
-    for position, (name, value) in enumerate(inputs.items()):
-        walk(name, (position,), value)
-    return found
 
 
 def expect_gradients(label: str, learner: Callable[..., Any], reference: Callable[..., Any],
