@@ -143,7 +143,7 @@ class Sandbox:
         import torch  # here, so that starting the sandbox does not wait for the judge's own import
 
         try:
-            reply = torch.load(io.BytesIO(self._read(size)), weights_only=True, map_location="cpu")
+            reply = torch.load(io.BytesIO(self._read(size)), weights_only=True)
         except Exception:  # noqa: BLE001 - anything unreadable is the sandbox's fault, never the judge's
             raise self._fault("reply") from None
         if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
