@@ -288,16 +288,52 @@ class Reply:
     backward_error: str | None = None
 
 
-def invoke(label: str, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
-           cotangents: list[torch.Tensor] | None = None, grad_paths: list[tuple[int, ...]] | None = None,
-           expect_error: bool = False) -> Reply:
-    """Run learner function `fn` in the sandbox; a crash, a forbidden call or a changed input becomes a Fail.
+class Pending:
+    """A learner call under way in the sandbox; `reply()` waits for it and turns faults into Fails."""
 
-    An exception raised by the learner's code becomes a Fail too, unless `expect_error`
-    (then it is returned in `Reply.error`).
+    def __init__(self, label: str, expect_error: bool, done: Reply | None = None):
+        self.label, self.expect_error, self.done = label, expect_error, done
+
+    def reply(self) -> Reply:
+        if self.done is None:
+            self.done = self._interpret(self._receive())
+        return self.done
+
+    def _receive(self) -> dict[str, Any]:
+        try:
+            return _sandbox().receive()
+        except SandboxFault as fault:
+            raise Fail(f"{self.label}: {fault.en}.", f"{self.label}：{fault.zh}。", status="error") from None
+
+    def _interpret(self, reply: dict[str, Any]) -> Reply:
+        label = self.label
+        if reply["violations"]:  # a forbidden use counts even when the learner's code caught the error
+            raise forbidden_hint(label, Violation(*reply["violations"][0]))
+        if not reply["ok"]:
+            if self.expect_error and reply["error"]["kind"] not in ("not_implemented", "system_exit", "memory"):
+                return Reply(None, error=reply["error"])
+            raise _learner_error_hint(label, reply["error"])
+        if reply["modified"]:
+            shape = tuple(reply["modified"][0])
+            raise Fail(
+                f"{label} changed one of its input tensors in place (shape {shape}); "
+                "compute new tensors instead of writing into the inputs.",
+                f"{label} 原地修改了某个输入张量（形状 {shape}）；请生成新的张量，不要改写输入。",
+            )
+        return Reply(decode_result(reply["result"]), None, reply.get("has_grad"), reply.get("grads"),
+                     reply.get("backward_error"))
+
+
+def start(label: str, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+          cotangents: list[torch.Tensor] | None = None, grad_paths: list[tuple[int, ...]] | None = None,
+          expect_error: bool = False) -> Pending:
+    """Start learner function `fn` in the sandbox; the Pending's reply() gives its result.
+
+    A crash, a forbidden call or a changed input becomes a Fail; so does an exception
+    raised by the learner's code, unless `expect_error` (then it is in `Reply.error`).
     """
     if not isinstance(fn, RemoteFunction):  # a judge-side function: a refusal that raises its hint
-        return Reply(fn(*args, **kwargs))
+        return Pending(label, expect_error, Reply(fn(*args, **kwargs)))
     message = {
         "op": "call", "package": fn.package, "stem": fn.stem, "name": fn.name,
         "load": _LOADS[(fn.package, fn.stem)],
@@ -307,24 +343,15 @@ def invoke(label: str, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
         "build": fn.build, "cotangents": cotangents, "grad_paths": grad_paths or [],
     }
     try:
-        reply = _sandbox().request(message)
+        _sandbox().send(message)
     except SandboxFault as fault:
         raise Fail(f"{label}: {fault.en}.", f"{label}：{fault.zh}。", status="error") from None
-    if reply["violations"]:  # a forbidden use counts even when the learner's code caught the error
-        raise forbidden_hint(label, Violation(*reply["violations"][0]))
-    if not reply["ok"]:
-        if expect_error and reply["error"]["kind"] not in ("not_implemented", "system_exit", "memory"):
-            return Reply(None, error=reply["error"])
-        raise _learner_error_hint(label, reply["error"])
-    if reply["modified"]:
-        shape = tuple(reply["modified"][0])
-        raise Fail(
-            f"{label} changed one of its input tensors in place (shape {shape}); "
-            "compute new tensors instead of writing into the inputs.",
-            f"{label} 原地修改了某个输入张量（形状 {shape}）；请生成新的张量，不要改写输入。",
-        )
-    return Reply(decode_result(reply["result"]), None, reply.get("has_grad"), reply.get("grads"),
-                 reply.get("backward_error"))
+    return Pending(label, expect_error)
+
+
+def invoke(label: str, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], expect_error: bool = False) -> Reply:
+    """Run learner function `fn` in the sandbox and wait for it (see `start`)."""
+    return start(label, fn, args, kwargs, expect_error=expect_error).reply()
 
 
 def call(label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -594,8 +621,9 @@ def vjp(outputs: list[torch.Tensor], inputs: dict[str, Any], cotangents: list[to
 def expect_component(label: str, learner: Callable[..., Any], reference: Callable[..., Any],
                      inputs: dict[str, Any], spec: Spec, index: int, case_text: Text, versus: str) -> None:
     """Like expect_same, but only output number `index` is compared (after the whole structure is checked)."""
-    got = unpack(label, call(label, learner, *inputs.values()), spec)
+    pending = start(label, learner, tuple(inputs.values()), {})
     want = flatten(reference(*inputs.values()))
+    got = unpack(label, pending.reply().result, spec)
     out = flat_outs(spec)[index]
     expect_close(label, out.name, out.dims, got[index], want[index], case_text, versus)
 
@@ -603,8 +631,9 @@ def expect_component(label: str, learner: Callable[..., Any], reference: Callabl
 def expect_same(label: str, learner: Callable[..., Any], reference: Callable[..., Any],
                 inputs: dict[str, Any], spec: Spec, case_text: Text, versus: str) -> list[torch.Tensor]:
     """Call both with the inputs (positionally, in order) and compare every output."""
+    pending = start(label, learner, tuple(inputs.values()), {})
     want = reference(*inputs.values())
-    return expect_outputs(label, call(label, learner, *inputs.values()), want, spec, case_text, versus)
+    return expect_outputs(label, pending.reply().result, want, spec, case_text, versus)
 
 
 def expect_gradients(label: str, learner: Callable[..., Any], reference: Callable[..., Any],
@@ -617,11 +646,11 @@ def expect_gradients(label: str, learner: Callable[..., Any], reference: Callabl
     ref_inputs = leaves(inputs)
     want = flatten(reference(*ref_inputs.values()))
     cotangents = [make.randn(*w.shape, dtype=w.dtype) for w in want]
+    paths = _grad_paths(ref_inputs)
+    pending = start(label, learner, tuple(inputs.values()), {}, cotangents=cotangents,
+                    grad_paths=[path for _, path in paths])
     want_grads = vjp(want, ref_inputs, cotangents)
-
-    paths = _grad_paths(leaves(inputs))
-    reply = invoke(label, learner, tuple(inputs.values()), {}, cotangents=cotangents,
-                   grad_paths=[path for _, path in paths])
+    reply = pending.reply()
     expect_outputs(label, reply.result, want, spec, case_text, versus)
     if not any(reply.has_grad or []):
         raise Fail(

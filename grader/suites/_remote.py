@@ -62,6 +62,7 @@ class Sandbox:
         self.output_offset = 0
         self.test_output: list[str] = []
         self.restarts = 0
+        self.pending = False  # a request was sent and its reply not read yet
 
     # --- life cycle -------------------------------------------------------
 
@@ -113,6 +114,12 @@ class Sandbox:
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
         """Send one request and wait for its reply; a fault kills the sandbox and raises SandboxFault."""
+        self.send(message)
+        return self.receive()
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Send a request without waiting: the judge computes its reference while the sandbox works."""
+        self.abandon()
         self.start()
         try:
             if not self.ready:
@@ -123,18 +130,37 @@ class Sandbox:
             view = memoryview(payload)
             while view:
                 view = view[os.write(self.request_fd, view):]
-            reply = self._receive()
         except SandboxFault:
             raise
         except BrokenPipeError:
             raise self._fault(None) from None
         except BaseException:
-            self.kill()  # a time limit (or anything else) in the middle of a request: start afresh next time
-            self.restarts += 1
+            self._restart_later()  # a time limit (or anything else) in the middle of a request
+            raise
+        self.pending = True
+
+    def receive(self) -> dict[str, Any]:
+        """The reply to the request sent last."""
+        try:
+            return self._receive()
+        except SandboxFault:
+            raise
+        except BaseException:
+            self._restart_later()
             raise
         finally:
+            self.pending = False
             self.collect_output()
-        return reply
+
+    def abandon(self) -> None:
+        """Forget a request whose reply nobody will read (its test ended early): the sandbox is replaced."""
+        if self.pending:
+            self._restart_later()
+
+    def _restart_later(self) -> None:
+        self.kill()
+        self.pending = False
+        self.restarts += 1
 
     def _receive(self) -> dict[str, Any]:
         (size,) = _HEADER.unpack(self._read(_HEADER.size))
@@ -177,6 +203,7 @@ class Sandbox:
 
     def _fault(self, why: str | None) -> SandboxFault:
         code = self.kill()
+        self.pending = False
         self.restarts += 1
         if why == "memory":
             return SandboxFault(

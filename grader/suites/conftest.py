@@ -77,6 +77,7 @@ def _on_alarm(signum: int, frame: Any) -> None:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     _judge.begin_test(item.nodeid)
+    SANDBOX.abandon()  # the previous test ended in the middle of a call
     SANDBOX.take_output()
     with _time_limit():
         yield
