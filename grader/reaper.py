@@ -2,7 +2,7 @@
 
 A process that calls this module's `adopt_orphans` becomes a child subreaper
 (Linux): a descendant whose parent dies is re-parented to it rather than to
-init, so `kill_children` finds it however it detached (double fork, setsid).
+init, so `kill_descendants` finds it however it detached (double fork, setsid).
 Used by the grader before it reads the judge's report, and by the judge before
 it writes one. Standard library only.
 """
@@ -25,25 +25,34 @@ def adopt_orphans() -> None:
         pass
 
 
-def _children() -> list[int]:
-    me = str(os.getpid())
-    found = []
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every live (not zombie) process."""
+    parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text(encoding="ascii", errors="replace").rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if fields[1] == me and fields[0] != "Z":
-            found.append(int(stat.parent.name))
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    return parents
+
+
+def _descendants(root: int) -> list[int]:
+    parents = _parents()
+    found, frontier = [], {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier}
+        found.extend(frontier)
     return found
 
 
-def kill_children(timeout_s: float = 5.0) -> None:
-    """SIGKILL every live child, reap them, and repeat for orphans that arrive meanwhile."""
+def kill_descendants(keep: frozenset[int] = frozenset(), timeout_s: float = 5.0) -> None:
+    """SIGKILL every live descendant but those in `keep`, reap the children, and repeat for late arrivals."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        children = _children()
-        for pid in children:
+        doomed = [pid for pid in _descendants(os.getpid()) if pid not in keep]
+        for pid in doomed:
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
@@ -52,9 +61,9 @@ def kill_children(timeout_s: float = 5.0) -> None:
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return
+                break
             if pid == 0:
                 break
-        if not children:
+        if not doomed:
             return
         time.sleep(0.01)

@@ -201,7 +201,7 @@ def _run_round(plan: RunPlan, deselect: list[str], on_progress: Progress | None)
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
             )
             returncode = _wait(process, plan.round_timeout_s, workdir, on_progress)
-        reaper.kill_children()
+        reaper.kill_descendants()
         stderr = (workdir / "judge.err").read_text(encoding="utf-8", errors="replace")
         started, finished = _read_progress(workdir / "progress.log")
         report = _read_json(report_file) if returncode is not None else None

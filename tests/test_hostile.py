@@ -240,3 +240,32 @@ def gru_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
         report.pop("duration_s")
     assert first == second
     assert exercise(first, "ex4_gru")["score"] < 20
+
+
+def test_a_cpu_burning_daemon_is_stopped_before_the_next_exercise(tmp_path: Path) -> None:
+    """Detached busy loops started by ex1 are gone when ex3's file is imported (ex3 checks, and fails if not)."""
+    pids = tmp_path / "pids"
+    target = plant(tmp_path / "submission", "ex1_rnn_cell.py", f"""
+import os
+for _ in range(3):
+    child = os.fork()
+    if child == 0:
+        os.setsid()
+        while True:
+            pass
+    with open({str(pids)!r}, "a") as file:
+        file.write(f"{{child}}\\n")
+""")
+    plant(target, "ex3_lstm.py", f"""
+import os
+for _pid in open({str(pids)!r}).read().split():
+    try:
+        os.kill(int(_pid), 0)
+    except ProcessLookupError:
+        continue
+    if " Z " not in open(f"/proc/{{_pid}}/stat").read():
+        raise RuntimeError("a process started by ex1 is still running")
+""")
+    run = grade("ex1", "ex3", "--target", str(target), "--seed", "5", "--timeout", "20")
+    assert run.returncode == 0, run.report
+    assert run.report["score"] == 40

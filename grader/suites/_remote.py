@@ -101,6 +101,10 @@ class Sandbox:
                 pass
         return code if code is not None else process.returncode
 
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
     def close(self) -> None:
         self.kill()
         self.collect_output()
@@ -181,6 +185,7 @@ class Sandbox:
         while left:
             readable, _, _ = select.select([self.reply_fd], [], [], _POLL_S)
             if not readable:
+                self._check_alive()
                 self._check_memory()
                 continue
             chunk = os.read(self.reply_fd, min(left, 1 << 20))
@@ -189,6 +194,11 @@ class Sandbox:
             chunks.append(chunk)
             left -= len(chunk)
         return b"".join(chunks)
+
+    def _check_alive(self) -> None:
+        """A sandbox that died while something it started holds the pipe open gives no end-of-file."""
+        if self.process is not None and self.process.poll() is not None:
+            raise self._fault(None)
 
     def _check_memory(self) -> None:
         if self.process is None or self.memory_mib <= 0:

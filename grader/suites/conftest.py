@@ -52,7 +52,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> Iterator[None]:
     """Stop the sandbox, and all it started, before any report is written: nothing of the learner's runs on."""
     SANDBOX.close()
-    reaper.kill_children()
+    reaper.kill_descendants()
     yield
 
 
@@ -74,8 +74,20 @@ def _on_alarm(signum: int, frame: Any) -> None:
     raise TestTimeout()
 
 
+_last_suite = {"file": ""}
+
+
+def _stop_strays(item: pytest.Item) -> None:
+    """Before another exercise's tests: kill whatever the learner's code left running (but the sandbox)."""
+    suite = item.nodeid.split("::")[0]
+    if _last_suite["file"] and _last_suite["file"] != suite:
+        reaper.kill_descendants(keep=frozenset(filter(None, [SANDBOX.pid])))
+    _last_suite["file"] = suite
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    _stop_strays(item)
     _judge.begin_test(item.nodeid)
     SANDBOX.abandon()  # the previous test ended in the middle of a call
     SANDBOX.take_output()
