@@ -34,6 +34,7 @@ class Options:
     json_path: str | None
     lang: str
     test_timeout_s: float
+    memory_mib: int
     verbose: bool
     watch: bool
 
@@ -61,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lang", choices=("en", "zh"), default=None, help="hint language (default: from the locale)")
     parser.add_argument("--timeout", type=_positive, default=30.0, metavar="SECONDS",
                         help="time limit of one test (default: 30)")
+    parser.add_argument("--memory", type=_memory, default=2048, metavar="MIB",
+                        help="memory limit of the process running the graded code, in MiB (default: 2048)")
     parser.add_argument("--verbose", "-v", action="store_true", help="list every test, passed ones too")
     parser.add_argument("--watch", action="store_true", help="grade again every time a file is saved (Ctrl-C stops)")
     return parser
@@ -91,6 +94,16 @@ def _positive(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive: {text}")
+    return value
+
+
+def _memory(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of MiB: {text!r}") from None
+    if value < 512:
+        raise argparse.ArgumentTypeError(f"at least 512 MiB are needed to run PyTorch: {text}")
     return value
 
 
@@ -143,6 +156,7 @@ def parse_options(argv: list[str]) -> Options:
         json_path=args.json,
         lang=args.lang or _locale_language(),
         test_timeout_s=args.timeout,
+        memory_mib=args.memory,
         verbose=args.verbose,
         watch=args.watch,
     )
@@ -151,7 +165,8 @@ def parse_options(argv: list[str]) -> Options:
 def grade(options: Options) -> int:
     started = time.monotonic()
     plan = runner.RunPlan(exercises=options.exercises, target=options.target, device=options.device,
-                          seed=options.seed, test_timeout_s=options.test_timeout_s)
+                          seed=options.seed, test_timeout_s=options.test_timeout_s,
+                          memory_mib=options.memory_mib)
     progress = report.ProgressLine(sys.stderr, options.lang)
     try:
         run = runner.run_suites(plan, on_progress=progress.update)

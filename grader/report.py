@@ -58,6 +58,7 @@ def to_json(results: list[ExerciseResult], info: RunInfo) -> dict[str, Any]:
                         "max_score": _number(t.max_score),
                         **({"hint": t.hint} if t.status != "passed" else {}),
                         "visibility": t.visibility,
+                        **({"output": t.output} if t.output else {}),
                     }
                     for t in r.tests
                 ],
@@ -144,6 +145,19 @@ def _test_lines(test: TestResult, text: str, marks: dict[str, str], color: bool)
     return lines
 
 
+OUTPUT_LINES = 5
+
+
+def _output_lines(test: TestResult, color: bool, unicode: bool) -> list[str]:
+    """What the learner's code printed, a few lines, each behind a margin (so no line of it starts a line here)."""
+    margin = _paint("      │ " if unicode else "      | ", "dim", color)
+    lines = test.output.splitlines()
+    shown = [margin + line[:200] for line in lines[:OUTPUT_LINES]]
+    if len(lines) > OUTPUT_LINES:
+        shown.append(margin + _paint(f"... ({len(lines) - OUTPUT_LINES} more lines in the JSON report)", "dim", color))
+    return shown
+
+
 def render_text(results: list[ExerciseResult], info: RunInfo, stream: TextIO, color: bool = False,
                 verbose: bool = False) -> None:
     """Per exercise a score bar, then what to fix (every test with `verbose`), then the total."""
@@ -165,8 +179,10 @@ def render_text(results: list[ExerciseResult], info: RunInfo, stream: TextIO, co
             if test.status != "passed":
                 first_failing = first_failing or result.exercise
                 lines.extend(_test_lines(test, test.hint, marks, color))
+                lines.extend(_output_lines(test, color, unicode))
             elif verbose:
                 lines.extend(_test_lines(test, test.name, marks, color))
+                lines.extend(_output_lines(test, color, unicode))
         if not result.max_score and result.tests:
             lines.append(_paint(f"  ({words['no_points']})", "dim", color))
     score, max_score = total(results)

@@ -1,10 +1,12 @@
 """Run the hidden suites on the learner's code, in a separate pytest process.
 
 The grader itself never imports learner code. The suites run in a child
-process that writes a pytest-json-report file; if that process dies or hangs
-(learner code calling os._exit, crashing the interpreter, looping in C code),
-the test it was running is recorded as the culprit and the suites run again
-without it, so every other test still gets its verdict.
+process (the judge) that writes a pytest-json-report file, and the judge runs
+learner code in a sandbox process of its own, restarted after any fault. If
+the judge itself dies or hangs all the same, the test it was running is
+recorded as the culprit and the suites run again without it, so every other
+test still gets its verdict. Before a report is read, every process the run
+left behind is killed: nothing of the learner's can write it afterwards.
 """
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from grader import reaper
 from grader.catalog import SUITES_DIR, Exercise
+from grader.target import REPO_ROOT
 
 Progress = Callable[[int, int], None]
 MAX_ROUNDS = 8  # each round after the first has set aside one more crashing test
@@ -36,7 +40,12 @@ class RunPlan:
     device: str
     seed: int
     test_timeout_s: float = 30.0
-    round_timeout_s: float = 600.0
+    memory_mib: int = 2048
+
+    @property
+    def round_timeout_s(self) -> float:
+        """Long enough for every test to use its whole time limit, and a start-up."""
+        return 120.0 + 40 * (self.test_timeout_s + 5.0)
 
 
 @dataclass
@@ -136,6 +145,8 @@ def _judge_environment(plan: RunPlan, workdir: Path) -> dict[str, str]:
         GRADER_SEED=str(plan.seed),
         GRADER_DEVICE=plan.device,
         GRADER_TEST_TIMEOUT=str(plan.test_timeout_s),
+        GRADER_MEMORY_MIB=str(plan.memory_mib),
+        PYTHONPATH=os.pathsep.join([str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
         GRADER_PROGRESS=str(workdir / "progress.log"),
         GRADER_MANIFEST=str(workdir / "manifest.json"),
     )
@@ -180,6 +191,7 @@ def _wait(process: subprocess.Popen, timeout_s: float, workdir: Path, on_progres
 
 
 def _run_round(plan: RunPlan, deselect: list[str], on_progress: Progress | None) -> _Round:
+    reaper.adopt_orphans()
     with tempfile.TemporaryDirectory(prefix="rnn-grader-") as tmp:
         workdir = Path(tmp)
         report_file = workdir / "report.json"
@@ -189,6 +201,7 @@ def _run_round(plan: RunPlan, deselect: list[str], on_progress: Progress | None)
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
             )
             returncode = _wait(process, plan.round_timeout_s, workdir, on_progress)
+        reaper.kill_children()
         stderr = (workdir / "judge.err").read_text(encoding="utf-8", errors="replace")
         started, finished = _read_progress(workdir / "progress.log")
         report = _read_json(report_file) if returncode is not None else None

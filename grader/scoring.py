@@ -1,6 +1,7 @@
 """Turn the judge's per-test records into scored tests and exercises."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ class TestResult:
     max_score: float
     hint: str = ""
     visibility: str = "visible"
+    output: str = ""  # what the learner's code printed during this test, made safe to show
 
 
 @dataclass
@@ -54,6 +56,15 @@ def _status(record: dict[str, Any]) -> str:
     return verdict if verdict in STATUSES else "error"
 
 
+# Escape sequences and control characters other than newline and tab: printed learner output must not
+# move the cursor, recolour the terminal or hide text.
+_UNSAFE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def safe_output(text: Any) -> str:
+    return _UNSAFE.sub("", text) if isinstance(text, str) else ""
+
+
 def _skip_reason(record: dict[str, Any]) -> str:
     longrepr = (record.get("setup") or {}).get("longrepr") or ""
     return str(longrepr).rsplit("Skipped: ", 1)[-1].strip(" ')\"")
@@ -74,6 +85,7 @@ def score_test(record: dict[str, Any], lang: str, seed: int) -> TestResult:
         score=points if status == "passed" else 0.0,
         max_score=points,
         hint=hint,
+        output=safe_output(meta.get("output")),
     )
 
 

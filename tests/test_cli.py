@@ -38,6 +38,8 @@ def test_unknown_exercise_is_a_usage_error(token) -> None:
     (["--device", "tpu"], "invalid choice"),
     (["--lang", "fr"], "invalid choice"),
     (["--timeout", "0"], "must be positive"),
+    (["--memory", "100"], "at least 512 MiB"),
+    (["--memory", "lots"], "not a whole number"),
     (["--json", "no/such/folder/report.json"], "does not exist"),
     (["--bogus"], "unrecognized arguments"),
 ])

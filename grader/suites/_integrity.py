@@ -188,6 +188,11 @@ def install_guards(target: Path) -> None:
     sys.meta_path.insert(0, _NoSolutions())
 
 
+def record(violation: Violation) -> None:
+    """Note a forbidden use found some other way (a statically flagged function that was called)."""
+    _log.append(violation)
+
+
 def take_log() -> list[Violation]:
     """Forbidden uses seen at run time since the last call; clears the log."""
     seen = list(_log)

@@ -5,16 +5,15 @@ learner's files, making seeded inputs, calling learner code so that whatever
 it raises becomes a hint, running torch's reference, and comparing values
 and gradients.  A failed comparison raises `Fail`, which carries the hint in
 English and Chinese; the suites' conftest copies it into the JSON report.
+
+Learner code never runs in this process: `load_module` hands out proxies
+(`RemoteFunction`), and `call` / `expect_gradients` run them in the sandbox
+process (`_remote`, `_sandbox`), which sends back plain tensors and values.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import math
 import os
-import sys
-import traceback
-import types
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import torch
 
 import _integrity
 from _integrity import Violation
+from _remote import Opaque, RemoteFunction, Sandbox, SandboxFault, call_seed, decode_result, encode_argument
 
 # --------------------------------------------------------------------------
 # Failures and hints
@@ -71,15 +71,16 @@ class Settings:
 
 
 TARGET = Path(os.environ.get("GRADER_TARGET", "exercises")).resolve()
+TEST_TIME_LIMIT_S = float(os.environ.get("GRADER_TEST_TIMEOUT", "30"))
+MEMORY_LIMIT_MIB = int(os.environ.get("GRADER_MEMORY_MIB", "2048"))
 
 
 def settings_from_env() -> Settings:
-    target = TARGET
     seed = int(os.environ.get("GRADER_SEED", "0"))
     wanted = os.environ.get("GRADER_DEVICE", "auto")
     if wanted == "auto":
         wanted = "cuda" if torch.cuda.is_available() else "cpu"
-    return Settings(target=target, seed=seed, device=torch.device(wanted))
+    return Settings(target=TARGET, seed=seed, device=torch.device(wanted))
 
 
 # --------------------------------------------------------------------------
@@ -89,25 +90,40 @@ def settings_from_env() -> Settings:
 PACKAGE = "submission"
 
 
-def _new_package(name: str, folder: Path) -> types.ModuleType:
-    package = types.ModuleType(name)
-    package.__path__ = [str(folder)]
-    package.__package__ = name
-    sys.modules[name] = package
-    return package
+@dataclass
+class Session:
+    """The sandbox, and which test is running (learner calls are seeded per test and per call)."""
+
+    sandbox: Sandbox | None = None
+    run_seed: int = 0
+    test_id: str = ""
+    calls: int = 0
+
+    def next_seed(self) -> int:
+        self.calls += 1
+        return call_seed(self.run_seed, self.test_id, self.calls)
 
 
-def _import_error_hint(filename: str, error: BaseException) -> Fail:
-    if isinstance(error, SyntaxError):
-        where = f"line {error.lineno}" if error.lineno else "?"
+SESSION = Session()
+_LOADS: dict[tuple[str, str], dict[str, Any]] = {}  # (package, stem) -> the request that loads it
+_LOADED: dict[tuple[str, str], "LearnerModule | Fail"] = {}
+
+
+def begin_test(test_id: str) -> None:
+    SESSION.test_id, SESSION.calls = test_id, 0
+
+
+def _import_error_hint(filename: str, error: dict[str, Any]) -> Fail:
+    if error["kind"] == "syntax":
+        line = error["line"] or "?"
         return Fail(
-            f"{filename} has a syntax error at {where}: {error.msg}. Fix it so the file can be imported.",
-            f"{filename} 在第 {error.lineno} 行有语法错误：{error.msg}。请先修正，使文件可以被导入。",
+            f"{filename} has a syntax error at line {line}: {error['message']}. Fix it so the file can be imported.",
+            f"{filename} 在第 {line} 行有语法错误：{error['message']}。请先修正，使文件可以被导入。",
         )
-    line = _learner_line(error)
+    where = _where(error)
     return Fail(
-        f"{filename} could not be imported: {type(error).__name__}: {_short(error)}{line.en}.",
-        f"{filename} 无法导入：{type(error).__name__}: {_short(error)}{line.zh}。",
+        f"{filename} could not be imported: {error['type']}: {error['message']}{where.en}.",
+        f"{filename} 无法导入：{error['type']}: {error['message']}{where.zh}。",
     )
 
 
@@ -128,16 +144,56 @@ def _refuse(label: str, violation: Violation) -> Callable[..., Any]:
     return refused
 
 
-def load_module(settings: Settings, stem: str, package: str = PACKAGE,
-                replacements: dict[str, types.ModuleType] | None = None) -> types.ModuleType:
-    """Import `stem`.py from the target folder as `package.stem`.
+class LearnerModule:
+    """A learner file loaded in the sandbox: its functions and classes as `RemoteFunction`s."""
 
-    A function that calls a forbidden built-in is replaced by one that fails
-    with a hint; a file that imports the solutions is not imported at all.
-    `replacements` pre-registers sibling modules (for example torch-based
-    cells in place of the learner's), so that a relative import inside the
-    file picks those up instead of the learner's own.
+    def __init__(self, filename: str, package: str, stem: str, names: list[str],
+                 refused: dict[str, Violation]):
+        self._filename, self._package, self._stem = filename, package, stem
+        self._names, self._refused = set(names), refused
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self._refused:
+            return _refuse(name, self._refused[name])
+        if name not in self._names:
+            raise Fail(
+                f"{self._filename} has no function or class `{name}`; keep the names and signatures of the stub.",
+                f"{self._filename} 中没有函数或类 `{name}`；请保留练习模板中的名称和签名。",
+            )
+        return RemoteFunction(self._package, self._stem, name)
+
+
+def _sandbox() -> Sandbox:
+    if SESSION.sandbox is None:
+        raise RuntimeError("the sandbox was not started")
+    return SESSION.sandbox
+
+
+def load_module(settings: Settings, stem: str, package: str = PACKAGE, stand_ins: str | None = None) -> LearnerModule:
+    """Load `stem`.py from the target folder in the sandbox, as `package.stem`.
+
+    A function that calls a forbidden built-in is replaced by one that fails with a
+    hint; a file that uses one outside its functions (or imports the solutions) is not
+    loaded at all. `stand_ins` names a set of replacement sibling modules the sandbox
+    provides (for example torch-based cells in place of the learner's), so that a
+    relative import inside the file picks those up instead of the learner's own.
+    A file that cannot be loaded fails every test that needs it, and is tried once.
     """
+    key = (package, stem)
+    if key not in _LOADED:
+        try:
+            _LOADED[key] = _load(settings, package, stem, stand_ins)
+        except Fail as failure:
+            _LOADED[key] = failure
+    loaded = _LOADED[key]
+    if isinstance(loaded, Fail):
+        raise loaded
+    return loaded
+
+
+def _load(settings: Settings, package: str, stem: str, stand_ins: str | None) -> LearnerModule:
     filename = f"{stem}.py"
     path = settings.target / filename
     if not path.is_file():
@@ -145,31 +201,31 @@ def load_module(settings: Settings, stem: str, package: str = PACKAGE,
             f"{filename} was not found in {settings.target}.",
             f"在 {settings.target} 中找不到 {filename}。",
         )
-    qualified = f"{package}.{stem}"
-    if qualified in sys.modules:
-        return sys.modules[qualified]
     try:
         violations = _integrity.scan(path)
     except (SyntaxError, ValueError, UnicodeDecodeError):
-        violations = {}  # the import below reports it
+        violations = {}  # the import in the sandbox reports it
     if "" in violations:
         raise forbidden_hint(filename, violations[""][0])
-    if package not in sys.modules:
-        _new_package(package, settings.target)
-    for sibling, module in (replacements or {}).items():
-        sys.modules[f"{package}.{sibling}"] = module
-    _integrity.take_log()
+    refused = {name: found[0] for name, found in violations.items()}
+    request = {"op": "load", "package": package, "stem": stem, "stand_ins": stand_ins,
+               "refuse": {name: (v.what, v.file, v.line) for name, v in refused.items()}}
+    _LOADS[(package, stem)] = request
     try:
-        module = importlib.import_module(qualified)
+        reply = _sandbox().request(request)
+    except SandboxFault as fault:
+        raise Fail(f"{filename}: while it was being imported, {fault.en}.",
+                   f"{filename}：在导入时，{fault.zh}。", status="error") from None
     except TestTimeout:
-        raise
-    except BaseException as error:  # noqa: BLE001 - learner code may raise anything, SystemExit included
-        sys.modules.pop(qualified, None)
-        seen = _integrity.take_log()
-        raise (forbidden_hint(filename, seen[0]) if seen else _import_error_hint(filename, error)) from None
-    for name, found in violations.items():
-        setattr(module, name, _refuse(name, found[0]))
-    return module
+        raise Fail(f"Importing {filename} timed out after {TEST_TIME_LIMIT_S:g} s: look for a loop that never "
+                   "ends outside your functions.",
+                   f"导入 {filename} 超过 {TEST_TIME_LIMIT_S:g} 秒仍未完成：检查函数之外是否有永不结束的循环。",
+                   status="timeout") from None
+    if reply["violations"]:
+        raise forbidden_hint(filename, Violation(*reply["violations"][0]))
+    if not reply["ok"]:
+        raise _import_error_hint(filename, reply["error"])
+    return LearnerModule(filename, package, stem, list(reply["names"]), refused)
 
 
 # --------------------------------------------------------------------------
@@ -182,62 +238,106 @@ def _short(error: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _learner_line(error: BaseException) -> Text:
+def _where(error: dict[str, Any]) -> Text:
     """' (ex3_lstm.py, line 42)' for the innermost traceback frame in the learner's folder."""
-    found = None
-    for frame in traceback.extract_tb(error.__traceback__):
-        try:
-            if Path(frame.filename).resolve().parent == TARGET:
-                found = frame
-        except (OSError, ValueError):
-            continue
-    if found is None:
+    if not error.get("file"):
         return Text("", "")
-    name = Path(found.filename).name
-    return Text(f" ({name}, line {found.lineno})", f"（{name} 第 {found.lineno} 行）")
+    return Text(f" ({error['file']}, line {error['line']})", f"（{error['file']} 第 {error['line']} 行）")
 
 
-def call(label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call learner function `fn`; anything it raises becomes a Fail with a hint.
-
-    Also checks that no tensor argument was modified in place.
-    """
-    snapshot = [(a, a.detach().clone()) for a in _tensors_in((args, kwargs))]
-    _integrity.take_log()
-    failure: Fail | None = None
-    try:
-        result = fn(*args, **kwargs)
-    except (TestTimeout, Fail):
-        raise
-    except NotImplementedError:
-        failure = Fail(
+def _learner_error_hint(label: str, error: dict[str, Any]) -> Fail:
+    kind, where = error["kind"], _where(error)
+    if kind == "not_implemented":
+        return Fail(
             f"{label} is not implemented yet: replace `raise NotImplementedError` with your code.",
             f"{label} 还没有实现：请把 `raise NotImplementedError` 换成你的代码。",
         )
-    except SystemExit:
-        failure = Fail(
+    if kind == "system_exit":
+        return Fail(
             f"{label} called sys.exit()/exit(); a function must return its result instead.",
             f"{label} 调用了 sys.exit()/exit()；函数应当返回结果，而不是退出程序。",
         )
-    except BaseException as error:  # noqa: BLE001 - ForbiddenCall included: the log below names it
-        where = _learner_line(error)
-        failure = Fail(
-            f"{label} raised {type(error).__name__}: {_short(error)}{where.en}.",
-            f"{label} 抛出了 {type(error).__name__}: {_short(error)}{where.zh}。",
+    if kind == "memory":
+        return Fail(
+            f"{label} ran out of memory: {error['message']}{where.en}. The tensors here are small; look for one "
+            "that grows without bound.",
+            f"{label} 内存不足：{error['message']}{where.zh}。这里的张量都很小；检查是否有无限增长的张量。",
         )
-    seen = _integrity.take_log()  # a forbidden use counts even when the learner's code caught the error
-    if seen:
-        raise forbidden_hint(label, seen[0])
-    if failure is not None:
-        raise failure
-    for original, before in snapshot:
-        if original.shape != before.shape or not torch.equal(original.detach(), before):
-            raise Fail(
-                f"{label} changed one of its input tensors in place (shape {tuple(before.shape)}); "
-                "compute new tensors instead of writing into the inputs.",
-                f"{label} 原地修改了某个输入张量（形状 {tuple(before.shape)}）；请生成新的张量，不要改写输入。",
-            )
-    return result
+    if kind == "build":
+        return Fail(
+            f"{label} could not be built with torch.nn's arguments and state_dict: {error['type']}: "
+            f"{error['message']}{where.en}.",
+            f"无法用 torch.nn 的参数和 state_dict 创建 {label}：{error['type']}: {error['message']}{where.zh}。",
+        )
+    if kind == "syntax":
+        return _import_error_hint(label, error)
+    return Fail(
+        f"{label} raised {error['type']}: {error['message']}{where.en}.",
+        f"{label} 抛出了 {error['type']}: {error['message']}{where.zh}。",
+    )
+
+
+@dataclass
+class Reply:
+    """What a learner call gave back: its result and, when asked for, gradients."""
+
+    result: Any
+    error: dict[str, Any] | None = None
+    has_grad: list[bool] | None = None
+    grads: list[torch.Tensor | None] | None = None
+    backward_error: str | None = None
+
+
+def invoke(label: str, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+           cotangents: list[torch.Tensor] | None = None, grad_paths: list[tuple[int, ...]] | None = None,
+           expect_error: bool = False) -> Reply:
+    """Run learner function `fn` in the sandbox; a crash, a forbidden call or a changed input becomes a Fail.
+
+    An exception raised by the learner's code becomes a Fail too, unless `expect_error`
+    (then it is returned in `Reply.error`).
+    """
+    if not isinstance(fn, RemoteFunction):  # a judge-side function: a refusal that raises its hint
+        return Reply(fn(*args, **kwargs))
+    message = {
+        "op": "call", "package": fn.package, "stem": fn.stem, "name": fn.name,
+        "load": _LOADS[(fn.package, fn.stem)],
+        "args": encode_argument(list(args)),
+        "kwargs": encode_argument({**dict(fn.bound), **kwargs}),
+        "seed": fn.seed if fn.seed is not None else SESSION.next_seed(),
+        "build": fn.build, "cotangents": cotangents, "grad_paths": grad_paths or [],
+    }
+    try:
+        reply = _sandbox().request(message)
+    except SandboxFault as fault:
+        raise Fail(f"{label}: {fault.en}.", f"{label}：{fault.zh}。", status="error") from None
+    if reply["violations"]:  # a forbidden use counts even when the learner's code caught the error
+        raise forbidden_hint(label, Violation(*reply["violations"][0]))
+    if not reply["ok"]:
+        if expect_error and reply["error"]["kind"] not in ("not_implemented", "system_exit", "memory"):
+            return Reply(None, error=reply["error"])
+        raise _learner_error_hint(label, reply["error"])
+    if reply["modified"]:
+        shape = tuple(reply["modified"][0])
+        raise Fail(
+            f"{label} changed one of its input tensors in place (shape {shape}); "
+            "compute new tensors instead of writing into the inputs.",
+            f"{label} 原地修改了某个输入张量（形状 {shape}）；请生成新的张量，不要改写输入。",
+        )
+    return Reply(decode_result(reply["result"]), None, reply.get("has_grad"), reply.get("grads"),
+                 reply.get("backward_error"))
+
+
+def call(label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call learner function `fn` with these arguments; anything it raises becomes a Fail with a hint.
+
+    Also checks that no tensor argument was modified in place.
+    """
+    return invoke(label, fn, args, kwargs).result
+
+
+def raised(label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+    """The exception learner function `fn` raised (type, message, file, line), or None if it returned."""
+    return invoke(label, fn, args, kwargs, expect_error=True).error
 
 
 def _tensors_in(tree: Any) -> Iterable[torch.Tensor]:
@@ -346,19 +446,19 @@ def spec_text(spec: Spec) -> str:
 def unpack(label: str, got: Any, spec: Spec) -> list[torch.Tensor]:
     """Flatten `got` along `spec`, failing with a hint when the structure is wrong."""
     if isinstance(spec, Out):
+        if isinstance(got, Opaque) and got.tensor_subclass:
+            raise Fail(
+                f"{label} returned a {got.type_name} for {spec.name}; return a plain torch.Tensor.",
+                f"{label} 为 {spec.name} 返回了 {got.type_name}；请返回普通的 torch.Tensor。",
+            )
         if not isinstance(got, torch.Tensor):
             raise Fail(
-                f"{label} should return {spec.name} as a Tensor {spec.dims}, but returned {type(got).__name__}.",
-                f"{label} 应当返回张量 {spec.name} {spec.dims}，实际返回了 {type(got).__name__}。",
-            )
-        if type(got) is not torch.Tensor and not isinstance(got, torch.nn.Parameter):
-            raise Fail(
-                f"{label} returned a {type(got).__name__} for {spec.name}; return a plain torch.Tensor.",
-                f"{label} 为 {spec.name} 返回了 {type(got).__name__}；请返回普通的 torch.Tensor。",
+                f"{label} should return {spec.name} as a Tensor {spec.dims}, but returned {_type_name(got)}.",
+                f"{label} 应当返回张量 {spec.name} {spec.dims}，实际返回了 {_type_name(got)}。",
             )
         return [got]
     if not isinstance(got, (tuple, list)) or len(got) != len(spec):
-        what = type(got).__name__ if not isinstance(got, (tuple, list)) else f"a {type(got).__name__} of length {len(got)}"
+        what = _type_name(got) if not isinstance(got, (tuple, list)) else f"a {type(got).__name__} of length {len(got)}"
         raise Fail(
             f"{label} should return a tuple {spec_text(spec)}, but returned {what}.",
             f"{label} 应当返回元组 {spec_text(spec)}，实际返回了 {what}。",
@@ -367,6 +467,10 @@ def unpack(label: str, got: Any, spec: Spec) -> list[torch.Tensor]:
     for item, sub in zip(got, spec):
         flat.extend(unpack(label, item, sub))
     return flat
+
+
+def _type_name(value: Any) -> str:
+    return value.type_name if isinstance(value, Opaque) else type(value).__name__
 
 
 def flat_outs(spec: Spec) -> list[Out]:
@@ -447,19 +551,31 @@ def leaves(inputs: dict[str, Any]) -> dict[str, Any]:
     return {name: _fresh(value) for name, value in inputs.items()}
 
 
-def _grad_targets(inputs: dict[str, Any]) -> list[tuple[str, torch.Tensor]]:
-    """(name, leaf) for every tensor that needs a gradient; nested ones are named like `hx[1]`."""
-    targets = []
+def _grad_paths(inputs: dict[str, Any]) -> list[tuple[str, tuple[int, ...]]]:
+    """(name, position in the argument list) of every tensor that needs a gradient; nested ones named `hx[1]`."""
+    found = []
 
-    def walk(name: str, value: Any) -> None:
+    def walk(name: str, path: tuple[int, ...], value: Any) -> None:
         if isinstance(value, torch.Tensor) and value.requires_grad:
-            targets.append((name, value))
+            found.append((name, path))
         elif isinstance(value, (list, tuple)):
             for k, item in enumerate(value):
-                walk(f"{name}[{k}]", item)
+                walk(f"{name}[{k}]", path + (k,), item)
 
-    for name, value in inputs.items():
-        walk(name, value)
+    for position, (name, value) in enumerate(inputs.items()):
+        walk(name, (position,), value)
+    return found
+
+
+def _grad_targets(inputs: dict[str, Any]) -> list[tuple[str, torch.Tensor]]:
+    """(name, leaf) for every tensor that needs a gradient; nested ones are named like `hx[1]`."""
+    values = list(inputs.values())
+    targets = []
+    for name, (position, *inner) in _grad_paths(inputs):
+        leaf = values[position]
+        for index in inner:
+            leaf = leaf[index]
+        targets.append((name, leaf))
     return targets
 
 
@@ -494,32 +610,36 @@ def expect_same(label: str, learner: Callable[..., Any], reference: Callable[...
 def expect_gradients(label: str, learner: Callable[..., Any], reference: Callable[..., Any],
                      inputs: dict[str, Any], spec: Spec, case_text: Text, versus: str,
                      make: Inputs, rename: Callable[[str], str] = lambda name: name) -> None:
-    """Values, then gradients w.r.t. every tensor input, for random output cotangents."""
+    """Values, then gradients w.r.t. every tensor input, for random output cotangents.
+
+    The learner's side is differentiated in the sandbox, with the same cotangents.
+    """
     ref_inputs = leaves(inputs)
     want = flatten(reference(*ref_inputs.values()))
     cotangents = [make.randn(*w.shape, dtype=w.dtype) for w in want]
     want_grads = vjp(want, ref_inputs, cotangents)
 
-    mine = leaves(inputs)
-    got = expect_outputs(label, call(label, learner, *mine.values()), want, spec, case_text, versus)
-    if not any(g.requires_grad for g in got):
+    paths = _grad_paths(leaves(inputs))
+    reply = invoke(label, learner, tuple(inputs.values()), {}, cotangents=cotangents,
+                   grad_paths=[path for _, path in paths])
+    expect_outputs(label, reply.result, want, spec, case_text, versus)
+    if not any(reply.has_grad or []):
         raise Fail(
             f"{label}: the outputs carry no gradient (no grad_fn) {case_text.en}; do not use .detach(), "
             ".data, .item(), numpy or torch.no_grad() inside the function.",
             f"{label}：输出没有梯度（没有 grad_fn）{case_text.zh}；函数里不要使用 .detach()、.data、.item()、"
             "numpy 或 torch.no_grad()。",
         )
-    try:
-        got_grads = vjp(got, mine, cotangents)
-    except RuntimeError as error:
+    if reply.backward_error is not None or reply.grads is None:
         raise Fail(
-            f"{label}: backpropagating through your result failed: {_short(error)} {case_text.en}. "
+            f"{label}: backpropagating through your result failed: {reply.backward_error} {case_text.en}. "
             "An in-place operation (+=, [..] =, .add_()) on a tensor autograd still needs is the usual cause.",
-            f"{label}：对你的结果反向传播失败：{_short(error)} {case_text.zh}。常见原因是对 autograd 仍需要的张量"
+            f"{label}：对你的结果反向传播失败：{reply.backward_error} {case_text.zh}。常见原因是对 autograd 仍需要的张量"
             "做了原地操作（+=、[..] =、.add_()）。",
-        ) from None
+        )
+    got_grads = dict(zip((name for name, _ in paths), reply.grads))
     for path, want_grad in want_grads.items():
-        got_grad, name = got_grads[path], rename(path)
+        got_grad, name = got_grads.get(path), rename(path)
         if want_grad is None:
             continue
         if got_grad is None:

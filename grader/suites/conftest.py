@@ -1,8 +1,8 @@
 """Fixtures and report hooks shared by the hidden suites.
 
 Each graded test carries a `graded` marker (points and name). The hooks below
-copy that marker, and the hint of a failure, into the per-test `metadata` of
-pytest-json-report, which is what the grader reads back.
+copy that marker, the hint of a failure and what the learner's code printed into
+the per-test `metadata` of pytest-json-report, which is what the grader reads back.
 """
 from __future__ import annotations
 
@@ -13,19 +13,31 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import torch
 
-from _integrity import install_guards
-from _judge import Fail, Inputs, Settings, TestTimeout, settings_from_env
+from grader import reaper
+from _remote import Sandbox
+
+# Processes the learner's code leaves orphaned become this process's children, to be killed at the end.
+reaper.adopt_orphans()
+# The sandbox starts first, so that its import of torch overlaps with the judge's own.
+_DEVICE = os.environ.get("GRADER_DEVICE", "auto")
+SANDBOX = Sandbox(Path(os.environ.get("GRADER_TARGET", "exercises")).resolve(),
+                  int(os.environ.get("GRADER_MEMORY_MIB", "2048")),
+                  limit_data=_DEVICE == "cpu" or (_DEVICE == "auto" and not Path("/dev/nvidiactl").exists()))
+SANDBOX.start()
+
+import torch  # noqa: E402
+
+import _judge  # noqa: E402
+from _judge import TEST_TIME_LIMIT_S, Fail, Inputs, Settings, TestTimeout, settings_from_env  # noqa: E402
 
 SETTINGS = settings_from_env()
+_judge.SESSION.sandbox, _judge.SESSION.run_seed = SANDBOX, SETTINGS.seed
 
 # On CUDA, torch.nn's recurrent modules default to cuDNN, whose float32 math may use TF32
 # (about 1e-3 off) and whose backward needs training mode. The judge's oracle uses PyTorch's
 # native kernels instead, which compute exactly what the exercises ask for.
 torch.backends.cudnn.enabled = False
-install_guards(SETTINGS.target)
-TEST_TIME_LIMIT_S = float(os.environ.get("GRADER_TEST_TIMEOUT", "30"))
 PROGRESS_FILE = os.environ.get("GRADER_PROGRESS")
 MANIFEST_FILE = os.environ.get("GRADER_MANIFEST")
 
@@ -34,6 +46,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Start CUDA before the first test, so that no test's time limit pays for it."""
     if SETTINGS.device.type == "cuda":
         torch.zeros(1, device=SETTINGS.device).sum().item()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_sessionfinish(session: pytest.Session) -> Iterator[None]:
+    """Stop the sandbox, and all it started, before any report is written: nothing of the learner's runs on."""
+    SANDBOX.close()
+    reaper.kill_children()
+    yield
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +76,8 @@ def _on_alarm(signum: int, frame: Any) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    _judge.begin_test(item.nodeid)
+    SANDBOX.take_output()
     with _time_limit():
         yield
 
@@ -138,6 +160,10 @@ def pytest_json_runtest_metadata(item: pytest.Item, call: pytest.CallInfo) -> di
     meta: dict[str, Any] = describe(item) if call.when == "setup" else {}
     if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
         meta.update(_verdict(call.excinfo.value))
+    if call.when == "teardown":
+        output = SANDBOX.take_output()
+        if output:
+            meta["output"] = output
     return meta
 
 
@@ -146,4 +172,5 @@ def pytest_json_modifyreport(json_report: dict[str, Any]) -> None:
         "device": str(SETTINGS.device),
         "seed": SETTINGS.seed,
         "torch": torch.__version__,
+        "sandbox_restarts": SANDBOX.restarts,
     }

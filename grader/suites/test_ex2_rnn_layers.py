@@ -7,7 +7,6 @@ loaded with torch-based cells in place of the learner's, so only run_layers
 from __future__ import annotations
 
 import re
-import types
 
 import pytest
 import torch
@@ -53,11 +52,8 @@ def reference(mode: str, dropout: float = 0.0, training: bool = False, seed: int
 
 
 def learner(ex2, dropout: float = 0.0, training: bool = False, seed: int | None = None):
-    def run(cell, x, hx, weights, num_layers, bidirectional):
-        if seed is not None:
-            torch.manual_seed(seed)
-        return ex2.run_layers(cell, x, hx, weights, num_layers, bidirectional, dropout, training)
-    return run
+    """The learner's run_layers with these settings; `seed` seeds torch's generator just before the call."""
+    return ex2.run_layers.bind(seed=seed, dropout=dropout, training=training)
 
 
 def describe(case: Case, mode: str, num_layers: int, bidirectional: bool, more: str = ""):
@@ -155,21 +151,10 @@ def test_dropout(ex2, make):
 # --- modules.py with torch's cells: batch_first, hx=None, parameter names -----------------
 
 
-def _torch_cells() -> dict[str, types.ModuleType]:
-    """Stand-ins for the learner's ex1, ex3 and ex4, built on torch.nn's cells."""
-    stand_ins = {}
-    for stem, functions in {"ex1_rnn_cell": {"rnn_cell": oracle.rnn_cell},
-                            "ex3_lstm": {"lstm_cell": oracle.lstm_cell, "lstm_gates": oracle.lstm_gates},
-                            "ex4_gru": {"gru_cell": oracle.gru_cell, "gru_gates": oracle.gru_gates}}.items():
-        module = types.ModuleType(f"reference_cells.{stem}")
-        module.__dict__.update(functions)
-        stand_ins[stem] = module
-    return stand_ins
-
-
 @pytest.fixture
 def modules_with_torch_cells(settings: Settings):
-    return load_module(settings, "modules", package="submission_with_torch_cells", replacements=_torch_cells())
+    """modules.py with torch.nn's cells standing in for the learner's ex1, ex3 and ex4."""
+    return load_module(settings, "modules", package="submission_with_torch_cells", stand_ins="torch_cells")
 
 
 @graded(2, "modules.RNN / LSTM / GRU (batch_first, hx=None, state_dict) match torch.nn with your run_layers",
@@ -183,13 +168,8 @@ def test_modules(modules_with_torch_cells, make, settings):
         theirs = oracle.make_module(mode, case.I, case.H, layers, True, bidirectional, 0.0, case.dtype,
                                     settings.device, batch_first)
         kwargs = {"num_layers": layers, "bidirectional": bidirectional, "batch_first": batch_first}
-        ours = call(f"modules.{name}", getattr(modules_with_torch_cells, name), case.I, case.H, **kwargs)
-        try:
-            ours.to(device=settings.device, dtype=case.dtype)
-            ours.load_state_dict(theirs.state_dict())
-        except Exception as error:  # noqa: BLE001
-            raise Fail(f"modules.{name} does not accept torch.nn.{name}'s state_dict: {error}",
-                       f"modules.{name} 无法载入 torch.nn.{name} 的 state_dict：{error}") from None
+        ours = getattr(modules_with_torch_cells, name).built(case.I, case.H, dtype=case.dtype, device=settings.device,
+                                                             state=theirs.state_dict(), **kwargs)
         shape = (case.B, case.T, case.I) if batch_first else (case.T, case.B, case.I)
         x = make.randn(*shape, dtype=case.dtype)
         what = describe(case, mode, layers, bidirectional, f", batch_first={batch_first}, hx=None")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import _oracle as oracle
-from _judge import Case, Fail, Out, Settings, expect_gradients, graded, load_module
+from _judge import Case, Out, Settings, expect_gradients, graded, load_module
 
 CASE = Case(5, 3, 4, 6, torch.float64, True)
 
@@ -22,13 +22,8 @@ def modules(settings: Settings):
 def check_module(modules, make, settings, mode: str, name: str, layers: int) -> None:
     torch.manual_seed(make.generator.initial_seed())
     theirs = oracle.make_module(mode, CASE.I, CASE.H, layers, True, True, 0.0, CASE.dtype, settings.device)
-    try:
-        ours = getattr(modules, name)(CASE.I, CASE.H, num_layers=layers, bidirectional=True)
-        ours.to(device=settings.device, dtype=CASE.dtype)
-        ours.load_state_dict(theirs.state_dict())
-    except Exception as error:  # noqa: BLE001
-        raise Fail(f"modules.{name} could not be built: {type(error).__name__}: {error}",
-                   f"无法创建 modules.{name}：{type(error).__name__}: {error}") from None
+    ours = getattr(modules, name).built(CASE.I, CASE.H, num_layers=layers, bidirectional=True, dtype=CASE.dtype,
+                                        device=settings.device, state=theirs.state_dict())
     state = (Out("h_n", "(L*D, B, H)"), Out("c_n", "(L*D, B, H)")) if mode == "lstm" else Out("h_n", "(L*D, B, H)")
     what = Case(CASE.T, CASE.B, CASE.I, CASE.H, CASE.dtype, True, f"{name}, num_layers={layers}, bidirectional").describe()
     expect_gradients(f"modules.{name}", ours, theirs, {"input": make.randn(CASE.T, CASE.B, CASE.I, dtype=CASE.dtype)},

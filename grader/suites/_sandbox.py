@@ -1,0 +1,332 @@
+"""The sandbox: the only process that runs learner code.
+
+The judge (the pytest process running the hidden suites) starts this script as a
+child process and sends it requests over a pipe: load a learner file, call one of
+its functions (optionally backpropagating given cotangents), build one of its
+modules and run it. Replies carry plain values only: tensors, numbers, strings,
+tuples, lists and dicts, written with `torch.save` and read by the judge with
+`torch.load(weights_only=True)`, so nothing the learner's code defines (a tensor
+subclass, an object with its own `__eq__`) reaches the judge. Whatever learner
+code does to this process (monkeypatching torch, exiting, crashing, looping,
+allocating) cannot change a verdict: the judge compares the returned values with
+its own torch.nn, and restarts this process after a fault.
+
+Usage (by the judge): python _sandbox.py TARGET_DIR REQUEST_FD REPLY_FD MEMORY_MIB LIMIT_DATA
+"""
+from __future__ import annotations
+
+import os
+import resource
+import sys
+
+# Set before torch is imported: the judge also watches the resident size, this makes
+# most runaway allocations fail at once with an error the learner can read.
+_MEMORY_MIB = int(sys.argv[4])
+if _MEMORY_MIB > 0 and sys.argv[5] == "1":  # not with CUDA, whose driver maps large areas of its own
+    _soft, _hard = resource.getrlimit(resource.RLIMIT_DATA)
+    _limit = _MEMORY_MIB * 2**20
+    if _hard == resource.RLIM_INFINITY or _hard > _limit:
+        resource.setrlimit(resource.RLIMIT_DATA, (_limit, _limit))
+# Learner output goes to a file the judge reads; cap it so it cannot fill the disk.
+resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 2**20, 16 * 2**20))
+
+import importlib  # noqa: E402
+import io  # noqa: E402
+import pickle  # noqa: E402
+import signal  # noqa: E402
+import struct  # noqa: E402
+import traceback  # noqa: E402
+import types  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, Callable  # noqa: E402
+
+import torch  # noqa: E402
+
+import _integrity  # noqa: E402
+import _oracle as oracle  # noqa: E402
+from _integrity import ForbiddenCall, Violation  # noqa: E402
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an over-long write fails instead of killing the process
+torch.backends.cudnn.enabled = False  # the same kernels as the judge's oracle
+
+TARGET = Path(sys.argv[1]).resolve()
+_HEADER = struct.Struct("<Q")
+
+
+# --------------------------------------------------------------------------
+# Framing
+# --------------------------------------------------------------------------
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    chunks, left = [], size
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _receive(fd: int) -> dict[str, Any]:
+    (size,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size))
+    return pickle.loads(_read_exactly(fd, size))
+
+
+def _send(fd: int, reply: dict[str, Any]) -> None:
+    buffer = io.BytesIO()
+    torch.save(reply, buffer)
+    payload = buffer.getvalue()
+    os.write(fd, _HEADER.pack(len(payload)))
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+# --------------------------------------------------------------------------
+# Loading learner files
+# --------------------------------------------------------------------------
+
+# Stand-ins for the learner's cell files, built on torch.nn (ex2's modules check).
+STAND_INS = {
+    "torch_cells": {
+        "ex1_rnn_cell": {"rnn_cell": oracle.rnn_cell},
+        "ex3_lstm": {"lstm_cell": oracle.lstm_cell, "lstm_gates": oracle.lstm_gates},
+        "ex4_gru": {"gru_cell": oracle.gru_cell, "gru_gates": oracle.gru_gates},
+    },
+}
+
+
+def _package(name: str) -> None:
+    if name not in sys.modules:
+        package = types.ModuleType(name)
+        package.__path__ = [str(TARGET)]
+        package.__package__ = name
+        sys.modules[name] = package
+
+
+def _refuser(name: str, violation: Violation) -> Callable[..., Any]:
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        _integrity.record(violation)
+        raise ForbiddenCall(name)
+    return refused
+
+
+def _load(request: dict[str, Any]) -> dict[str, Any]:
+    package, stem = request["package"], request["stem"]
+    qualified = f"{package}.{stem}"
+    if qualified not in sys.modules:
+        _package(package)
+        for sibling, functions in STAND_INS.get(request.get("stand_ins") or "", {}).items():
+            module = types.ModuleType(f"{package}.{sibling}")
+            module.__dict__.update(functions)
+            sys.modules[f"{package}.{sibling}"] = module
+        try:
+            module = importlib.import_module(qualified)
+        except BaseException:
+            sys.modules.pop(qualified, None)
+            raise
+        for name, violation in request.get("refuse", {}).items():
+            setattr(module, name, _refuser(name, Violation(*violation)))
+    module = sys.modules[qualified]
+    names = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("__"))
+    return {"names": names}
+
+
+# --------------------------------------------------------------------------
+# Arguments from the judge, results back to it
+# --------------------------------------------------------------------------
+
+
+def _decode(value: Any) -> Any:
+    """Turn the judge's markers into live objects: torch's cells by name, cell modules from their spec."""
+    if isinstance(value, dict) and "__cell__" in value:
+        return oracle.CELLS[value["__cell__"]]
+    if isinstance(value, dict) and "__cell_module__" in value:
+        spec = value["__cell_module__"]
+        kind = getattr(oracle, spec["class"])
+        cell = kind(spec["input_size"], spec["hidden_size"], bias=spec["bias"], **spec.get("extra", {}))
+        cell.load_state_dict(spec["state"])
+        return cell.to(device=spec["device"], dtype=spec["dtype"])
+    if isinstance(value, tuple):
+        return tuple(_decode(v) for v in value)
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _decode(v) for k, v in value.items()}
+    return value
+
+
+def _encode(value: Any) -> Any:
+    """Plain values only; anything else is described by its type's name."""
+    if isinstance(value, torch.Tensor):
+        if type(value) is not torch.Tensor and not isinstance(value, torch.nn.Parameter):
+            return {"__opaque__": type(value).__name__, "tensor_subclass": True}
+        return value.detach().clone()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if type(value) in (tuple, list):
+        return type(value)(_encode(v) for v in value)
+    return {"__opaque__": type(value).__name__}
+
+
+def _flat_tensors(tree: Any) -> list[torch.Tensor]:
+    if isinstance(tree, torch.Tensor):
+        return [tree]
+    if isinstance(tree, (tuple, list)):
+        return [t for item in tree for t in _flat_tensors(item)]
+    return []
+
+
+def _at(args: list[Any], path: tuple[int, ...]) -> Any:
+    value: Any = args
+    for index in path:
+        value = value[index]
+    return value
+
+
+# --------------------------------------------------------------------------
+# Running learner code
+# --------------------------------------------------------------------------
+
+
+def _learner_line(error: BaseException) -> tuple[str, int] | None:
+    found = None
+    for frame in traceback.extract_tb(error.__traceback__):
+        try:
+            if Path(frame.filename).resolve().parent == TARGET:
+                found = (Path(frame.filename).name, frame.lineno or 0)
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _describe_error(error: BaseException) -> dict[str, Any]:
+    if isinstance(error, NotImplementedError):
+        kind = "not_implemented"
+    elif isinstance(error, SystemExit):
+        kind = "system_exit"
+    elif isinstance(error, MemoryError) or "can't allocate memory" in str(error) or "out of memory" in str(error):
+        kind = "memory"
+    elif isinstance(error, SyntaxError):
+        kind = "syntax"
+    else:
+        kind = "exception"
+    text = str(error).strip()
+    where = _learner_line(error)
+    described = {"kind": kind, "type": type(error).__name__, "message": text.splitlines()[0][:300] if text else "",
+                 "file": where[0] if where else "", "line": where[1] if where else 0}
+    if isinstance(error, SyntaxError):
+        described.update(line=error.lineno or 0, message=str(error.msg))
+    return described
+
+
+def _target(request: dict[str, Any]) -> Callable[..., Any]:
+    module = sys.modules[f"{request['package']}.{request['stem']}"]
+    return getattr(module, request["name"])
+
+
+def _build(request: dict[str, Any], build: dict[str, Any]) -> Any:
+    cls = _target(request)
+    try:
+        instance = cls(*build["args"], **build["kwargs"])
+        instance.to(device=build["device"], dtype=build["dtype"])
+        if build.get("state") is not None:
+            instance.load_state_dict(build["state"])
+        instance.train(build.get("training", False))
+    except BaseException as error:  # noqa: BLE001 - reported to the judge as a build failure
+        raise _BuildFailed(error) from None
+    return instance
+
+
+class _BuildFailed(Exception):
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _call(request: dict[str, Any]) -> dict[str, Any]:
+    if f"{request['package']}.{request['stem']}" not in sys.modules:  # a fresh sandbox after a fault
+        _load(request["load"])
+    args = _decode(request["args"])
+    kwargs = _decode(request["kwargs"])
+    if request.get("grad_paths"):
+        for path in request["grad_paths"]:
+            _at(args, path).requires_grad_(True)
+    snapshot = [(t, t.detach().clone()) for t in _flat_tensors((args, list(kwargs.values())))]
+    fn = _build(request, request["build"]) if request.get("build") else _target(request)
+    torch.manual_seed(request["seed"])
+    result = fn(*args, **kwargs)
+    reply: dict[str, Any] = {"result": _encode(result)}
+    reply["modified"] = [list(before.shape) for t, before in snapshot
+                         if t.shape != before.shape or not torch.equal(t.detach(), before)]
+    cotangents = request.get("cotangents")
+    if cotangents is not None:
+        reply.update(_backward(_flat_tensors(result), args, request["grad_paths"], cotangents))
+    return reply
+
+
+def _backward(outputs: list[torch.Tensor], args: list[Any], paths: list[tuple[int, ...]],
+              cotangents: list[torch.Tensor]) -> dict[str, Any]:
+    """Gradients of sum(output * cotangent) w.r.t. the tensors at `paths` (None where none flows)."""
+    found: dict[str, Any] = {"has_grad": [bool(o.requires_grad) for o in outputs], "grads": None,
+                             "backward_error": None}
+    if len(outputs) != len(cotangents) or any(o.shape != c.shape for o, c in zip(outputs, cotangents)):
+        return found  # the judge reports the structure or shape first
+    pairs = [(o, c) for o, c in zip(outputs, cotangents) if o.requires_grad]
+    leaves = [_at(args, path) for path in paths]
+    if not pairs:
+        found["grads"] = [None] * len(leaves)
+        return found
+    try:
+        grads = torch.autograd.grad([o for o, _ in pairs], leaves, [c for _, c in pairs], allow_unused=True)
+    except RuntimeError as error:
+        found["backward_error"] = str(error).strip().splitlines()[0][:300]
+        return found
+    found["grads"] = [None if g is None else g.detach().clone() for g in grads]
+    return found
+
+
+def _flush_output() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001 - learner code may have replaced the streams
+            pass
+
+
+def handle(request: dict[str, Any]) -> dict[str, Any]:
+    _integrity.take_log()
+    try:
+        reply = {"ok": True, **(_load(request) if request["op"] == "load" else _call(request))}
+    except _BuildFailed as failed:
+        reply = {"ok": False, "error": {**_describe_error(failed.error), "kind": "build"}}
+    except BaseException as error:  # noqa: BLE001 - learner code may raise anything, SystemExit included
+        reply = {"ok": False, "error": _describe_error(error)}
+    reply["violations"] = [(v.what, v.file, v.line) for v in _integrity.take_log()]
+    _flush_output()
+    return reply
+
+
+def main() -> None:
+    request_fd, reply_fd = int(sys.argv[2]), int(sys.argv[3])
+    os.chdir(TARGET)
+    _integrity.install_guards(TARGET)
+    _send(reply_fd, {"ok": True, "ready": True, "torch": str(torch.__version__)})
+    while True:
+        try:
+            request = _receive(request_fd)
+        except EOFError:
+            return
+        reply = handle(request)
+        try:
+            _send(reply_fd, reply)
+        except (pickle.PicklingError, TypeError, RuntimeError) as error:
+            _send(reply_fd, {"ok": False, "error": {"kind": "exception", "type": type(error).__name__,
+                                                    "message": f"the result could not be sent back: {error}"[:300],
+                                                    "file": "", "line": 0}, "violations": []})
+
+
+if __name__ == "__main__":
+    main()

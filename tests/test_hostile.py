@@ -1,0 +1,242 @@
+"""A hostile corpus: learner files that try to crash, hang, fool or tamper with the grader.
+
+Each case plants learner-style code into a copy of the solutions. Whatever it does,
+the attacked exercise gets no credit for what it faked, the other exercises keep
+theirs, the report is valid, the exit code is 0 or 1, and the run ends in bounded time.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, exercise, grade, plant, results_by_id
+
+WRONG_LSTM_CELL = """
+def lstm_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    h, c = state
+    i, f, g, o = lstm_gates(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
+    c_next = f * c + i * g
+    return o * c_next, c_next
+"""
+
+# (case, file, code, exercises graded, (test that must fail, words of its hint), (exercise, its score))
+CASES = [
+    ("monkeypatching torch's comparisons", "ex3_lstm.py", """
+torch.allclose = lambda *args, **kwargs: True
+torch.equal = lambda *args, **kwargs: True
+torch.isclose = lambda a, b, **kwargs: torch.ones_like(a, dtype=torch.bool)
+torch.Tensor.__eq__ = lambda self, other: True
+torch.Tensor.__ne__ = lambda self, other: False
+""" + WRONG_LSTM_CELL, ["ex3", "ex4"], ("ex3_lstm::cell_values", ["h' differs from torch.nn.LSTMCell"]),
+     ("ex3_lstm", 10)),
+    ("monkeypatching the judge and pytest", "ex3_lstm.py", """
+import sys
+import _judge
+_judge.expect_close = lambda *args, **kwargs: None
+_judge.expect_outputs = lambda *args, **kwargs: []
+_judge.Fail = type("Fail", (Exception,), {})
+import pytest
+pytest.fail = lambda *args, **kwargs: None
+""" + WRONG_LSTM_CELL, ["ex3", "ex4"], ("ex3_lstm::cell_values", ["h' differs from torch.nn.LSTMCell"]),
+     ("ex3_lstm", 10)),
+    ("a tensor subclass that says it equals anything", "ex4_gru.py", """
+class _Agreeable(torch.Tensor):
+    def __eq__(self, other):
+        return True
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        return True if func.__name__ in ("allclose", "equal") else super().__torch_function__(func, types, args, kwargs or {})
+
+def gru_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    return torch.zeros_like(h).as_subclass(_Agreeable)
+""", ["ex4", "ex1"], ("ex4_gru::cell_values", ["return a plain torch.Tensor"]), ("ex4_gru", 9)),
+    ("sys.exit while the file is imported", "ex1_rnn_cell.py", "import sys\nsys.exit(0)\n", ["ex1", "ex4"],
+     ("ex1_rnn_cell::cell_tanh", ["ex1_rnn_cell.py could not be imported: SystemExit"]), ("ex1_rnn_cell", 0)),
+    ("os._exit while the file is imported", "ex4_gru.py", "import os\nos._exit(3)\n", ["ex4", "ex1"],
+     ("ex4_gru::cell_values", ["exited with code 3"]), ("ex4_gru", 0)),
+    ("killing the judge process", "ex5_vanishing.py", """
+import os, signal
+def hidden_jacobian(h_seq, weight_hh):
+    os.kill(os.getppid(), signal.SIGKILL)
+""", ["ex5", "ex4"], ("ex5_vanishing::hidden_jacobian", ["killed by SIGKILL"]), ("ex5_vanishing", 16)),
+    ("garbage on the reply channel", "ex5_vanishing.py", """
+import os, sys
+def clip_grad_norm(grads, max_norm):
+    os.write(int(sys.argv[3]), (16).to_bytes(8, "little") + b"\\xff" * 16)
+    return grads, torch.zeros(())
+""", ["ex5", "ex4"], ("ex5_vanishing::clip_grad_norm", ["not plain tensors and values"]), ("ex5_vanishing", 15)),
+    ("a forged reply that runs code when unpickled", "ex5_vanishing.py", """
+import os, pickle, sys
+class _Payload:
+    def __reduce__(self):
+        return (os.system, ("touch {marker}",))
+def clip_grad_norm(grads, max_norm):
+    data = pickle.dumps({"ok": True, "result": _Payload(), "violations": [], "modified": []})
+    os.write(int(sys.argv[3]), len(data).to_bytes(8, "little") + data)
+    return grads, torch.zeros(())
+""", ["ex5", "ex4"], ("ex5_vanishing::clip_grad_norm", ["not plain tensors and values"]), ("ex5_vanishing", 15)),
+    ("a huge allocation", "ex5_vanishing.py", """
+def hidden_jacobian(h_seq, weight_hh):
+    return torch.empty(2**40, dtype=torch.float64)
+""", ["ex5", "ex4"], ("ex5_vanishing::hidden_jacobian", ["ran out of memory"]), ("ex5_vanishing", 16)),
+    ("memory that grows without bound", "ex5_vanishing.py", """
+_hoard = []
+def hidden_jacobian(h_seq, weight_hh):
+    while True:
+        _hoard.append(torch.ones(2**24, dtype=torch.float64))
+""", ["ex5", "ex4"], ("ex5_vanishing::hidden_jacobian", ["memory"]), ("ex5_vanishing", 16)),
+    ("a loop that ignores signals", "ex3_lstm.py", """
+import signal
+def lstm_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    for name in ("SIGALRM", "SIGTERM", "SIGINT"):
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+    while True:
+        pass
+""", ["ex3", "ex4"], ("ex3_lstm::cell_values", ["Timed out after 6 s"]), ("ex3_lstm", 10)),
+    ("an endless loop while the file is imported", "ex1_rnn_cell.py", "while True:\n    pass\n", ["ex1", "ex4"],
+     ("ex1_rnn_cell::cell_tanh", ["timed out after 6 s"]), ("ex1_rnn_cell", 0)),
+]
+
+
+@pytest.mark.parametrize("what, filename, code, selected, failing, score", CASES, ids=[c[0] for c in CASES])
+def test_attack_fails_only_its_own_exercise(tmp_path: Path, what, filename, code, selected, failing, score) -> None:
+    marker = tmp_path / "pwned"
+    target = plant(tmp_path / "submission", filename, code.replace("{marker}", str(marker)))
+    started = time.monotonic()
+    run = grade(*selected, "--target", str(target), "--seed", "5", "--timeout", "6", "--memory", "1024")
+    assert time.monotonic() - started < 120
+    assert run.returncode == 1, run.stderr
+    tests = results_by_id(run.report)
+    test_id, words = failing
+    assert tests[test_id]["status"] != "passed" and tests[test_id]["score"] == 0
+    for word in words:
+        assert word in tests[test_id]["hint"], tests[test_id]["hint"]
+    exercise_id, points = score
+    assert exercise(run.report, exercise_id)["score"] == points
+    for other in run.report["exercises"]:
+        if other["id"] != exercise_id:
+            assert other["score"] == other["max_score"] == 20, other
+    assert not marker.exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").exists() and " Z " not in Path(f"/proc/{pid}/stat").read_text()
+
+
+def test_processes_left_behind_cannot_forge_the_report(tmp_path: Path) -> None:
+    """A detached daemon keeps writing a full-marks report wherever the grader might read one: no effect."""
+    pids = tmp_path / "pids"
+    target = plant(tmp_path / "submission", "ex2_rnn_layers.py", f"""
+import glob, json, os, subprocess, time
+def _forge():
+    report = {{"exitcode": 0, "tests": [], "grader": {{}}}}
+    end = time.time() + 60
+    while time.time() < end:
+        for folder in glob.glob("/tmp/rnn-grader-*"):
+            for name in ("report.json", "manifest.json"):
+                try:
+                    with open(os.path.join(folder, name), "w") as file:
+                        json.dump(report, file)
+                except OSError:
+                    pass
+        time.sleep(0.01)
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        with open({str(pids)!r}, "a") as file:
+            file.write(f"{{os.getpid()}}\\n")
+        _forge()
+        os._exit(0)
+    os._exit(0)
+sleeper = subprocess.Popen(["sleep", "300"], start_new_session=True)
+with open({str(pids)!r}, "a") as file:
+    file.write(f"{{sleeper.pid}}\\n")
+
+def run_layers(cell, x, hx, weights, num_layers, bidirectional=False, dropout=0.0, training=False):
+    raise RuntimeError("not done")
+""")
+    run = grade("ex2", "ex4", "--target", str(target), "--seed", "5")
+    assert run.returncode == 1, run.stderr
+    assert exercise(run.report, "ex2_rnn_layers")["score"] == 0
+    assert exercise(run.report, "ex4_gru")["score"] == 20
+    started = [int(line) for line in pids.read_text().split()]
+    assert len(started) >= 2
+    time.sleep(0.5)
+    assert not any(_alive(pid) for pid in started)
+
+
+def test_printed_output_cannot_inject_workflow_commands_or_forge_json(tmp_path: Path) -> None:
+    target = plant(tmp_path / "submission", "ex5_vanishing.py", """
+import os, sys
+_right = sigmoid_derivative
+def sigmoid_derivative(z):
+    print('::error file=grader.py::forged')
+    print('{"score": 100, "max_score": 100}')
+    sys.stderr.write('\\n::set-output name=points::100/100\\n\\x1b[2J')
+    os.write(1, b'\\n::warning::raw write\\n')
+    return _right(z) * 2
+""")
+    run = grade("ex5", "--target", str(target), "--seed", "5")
+    assert run.returncode == 1
+    report = json.loads(run.stdout)  # stdout is the report and nothing else
+    assert report["score"] == 14
+    for line in (run.stdout + run.stderr).splitlines():
+        assert not line.lstrip().startswith("::"), line
+    assert "\x1b[2J" not in run.stdout + run.stderr
+    shown = results_by_id(report)["ex5_vanishing::sigmoid_derivative"]
+    assert "::error file=grader.py::forged" in shown["output"] and "\x1b" not in shown["output"]
+
+
+def test_a_flood_of_output_is_cut_and_the_run_finishes(tmp_path: Path) -> None:
+    target = plant(tmp_path / "submission", "ex5_vanishing.py", """
+import sys
+_right = sigmoid_derivative
+def sigmoid_derivative(z):
+    for _ in range(40):
+        sys.stdout.write("x" * 1_000_000 + "\\n")
+    return _right(z)
+""")
+    run = grade("ex5", "--target", str(target), "--seed", "5")
+    assert run.returncode in (0, 1)
+    for test in results_by_id(run.report).values():
+        assert len(test.get("output", "")) < 5000
+
+
+def test_a_conftest_or_report_beside_the_exercises_changes_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "exercises"
+    shutil.copytree(REPO / "exercises", target, ignore=shutil.ignore_patterns("__pycache__"))
+    (target / "conftest.py").write_text("""
+import pytest
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    outcome.get_result().outcome = "passed"
+""", encoding="utf-8")
+    forged = {"score": 100, "max_score": 100, "exitcode": 0, "tests": []}
+    for name in ("report.json", ".report.json", "results.json"):
+        (target / name).write_text(json.dumps(forged), encoding="utf-8")
+    run = grade("--target", str(target), "--seed", "5")
+    assert run.returncode == 1
+    assert run.report["score"] == 0
+
+
+def test_same_submission_and_seed_give_the_same_report_even_with_learner_randomness(tmp_path: Path) -> None:
+    target = plant(tmp_path / "submission", "ex4_gru.py", """
+_right_cell = gru_cell
+def gru_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    return _right_cell(x, h, weight_ih, weight_hh, bias_ih, bias_hh) + 1e-3 * torch.rand_like(h)
+""")
+    first, second = (grade("ex4", "--target", str(target), "--seed", "9").report for _ in range(2))
+    for report in (first, second):
+        report.pop("duration_s")
+    assert first == second
+    assert exercise(first, "ex4_gru")["score"] < 20
