@@ -164,8 +164,13 @@ def grader_subcommands() -> set[str]:
     """Names listed under "Other commands" in `python -m grader --help`."""
     done = subprocess.run([sys.executable, "-m", "grader", "--help"], cwd=REPO, capture_output=True, text=True,
                           env=base_environment(), timeout=120)
+    return listed_commands(done.stdout)
+
+
+def listed_commands(help_text: str) -> set[str]:
+    """The first word of each indented line under "Other commands ..." in a --help text."""
     names, listing = set(), False
-    for line in done.stdout.splitlines():
+    for line in help_text.splitlines():
         if line.startswith("Other commands"):
             listing = True
         elif listing and line.startswith("  ") and line.split():
