@@ -145,9 +145,9 @@ def bare_pytest_invocation(exercise_ids: list[str], device: str, seed: int, scra
 
 def _bare_pytest_fallback(exercise_ids: list[str], device: str, seed: int, scratch: Path, why: str) -> Invocation:
     suites = REPO / "grader" / "suites"
-    chosen = exercise_ids or sorted(p.stem.removeprefix("test_") for p in suites.glob("test_*.py"))
+    files = [file for pattern in (exercise_ids or [""]) for file in sorted(suites.glob(f"test_{pattern}*.py"))]
     argv = [
-        sys.executable, "-m", "pytest", *(str(suites / f"test_{e}.py") for e in chosen),
+        sys.executable, "-m", "pytest", *map(str, files),
         "-c", str(suites / "pytest.ini"), "--rootdir", str(suites),
         "-p", "pytest_jsonreport.plugin", "--json-report", f"--json-report-file={scratch / 'report.json'}",
         "--json-report-omit", "collectors", "log", "streams", "warnings", "keywords",
@@ -155,9 +155,25 @@ def _bare_pytest_fallback(exercise_ids: list[str], device: str, seed: int, scrat
     ]
     env = base_environment()
     env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONDONTWRITEBYTECODE="1", GRADER_TARGET=str(SOLUTIONS),
-               GRADER_SEED=str(seed), GRADER_DEVICE=device, GRADER_TEST_TIMEOUT="30",
+               GRADER_SEED=str(seed), GRADER_DEVICE=device, GRADER_TEST_TIMEOUT="30.0", GRADER_MEMORY_MIB="2048",
+               PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]),
                GRADER_PROGRESS=str(scratch / "progress.log"), GRADER_MANIFEST=str(scratch / "manifest.json"))
     return Invocation(argv, env, suites, note=f"fallback command line (grader.runner not usable: {why})")
+
+
+def check_exercise(token: str) -> None:
+    """UsageError unless the grader knows the exercise `token` (uses `grader.catalog.select` and `UsageError`)."""
+    sys.path.insert(0, str(REPO))
+    try:
+        from grader import catalog
+
+        catalog.select([token])
+    except (ImportError, AttributeError):
+        return  # the grader will say so itself when it runs
+    except Exception as error:  # noqa: BLE001 - the catalog's own message is the clearest
+        raise UsageError(f"--one {token}: {error}") from None
+    finally:
+        sys.path.remove(str(REPO))
 
 
 def grader_subcommands() -> set[str]:
@@ -289,8 +305,9 @@ def measure(invocation: Invocation, scratch: Path, timeout_s: float) -> Measurem
         _kill_group(process.pid)
     if process.returncode not in invocation.ok_codes:
         tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
-        raise BenchmarkError(f"{shlex.join(invocation.argv)}\nexited with {process.returncode} "
-                             f"(expected {' or '.join(map(str, invocation.ok_codes))}):\n{tail}")
+        how = (f"was stopped after {timeout_s:g} s (--timeout)" if wall_s >= timeout_s
+               else f"exited with {process.returncode} (expected {' or '.join(map(str, invocation.ok_codes))})")
+        raise BenchmarkError(f"{shlex.join(invocation.argv)}\n{how}:\n{tail}")
     return Measurement(wall_s, peak, usage.ru_maxrss * 1024)
 
 
@@ -501,6 +518,8 @@ def machine_facts(torch: dict[str, str]) -> dict[str, str]:
         "OS": f"{_first_line('/etc/os-release', 'PRETTY_NAME').strip(chr(34))}, {platform.platform()}",
         "Python": f"{platform.python_version()} ({sys.executable})",
         "torch": torch["torch"],
+        "Python variables in the environment": ", ".join(
+            f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("PYTHON")) or "none",
         "git commit": (commit.stdout.strip() or "unknown") + (" with uncommitted changes" if dirty.stdout else ""),
     }
     if torch["cuda"] == "True":
@@ -590,6 +609,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (2 if args.quick else 7)
     args.batch_size = args.batch_size or (5 if args.quick else 50)
+    check_exercise(args.one)
     if not args.out.expanduser().resolve().parent.is_dir():
         raise UsageError(f"--out {args.out}: its folder does not exist")
     return args
