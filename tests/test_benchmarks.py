@@ -1,0 +1,174 @@
+"""benchmarks/run.py: a one-round run writes every row with numbers that parse (no timing is asserted)."""
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+
+from conftest import REPO
+from grader import cli
+
+SCRIPT = REPO / "benchmarks" / "run.py"
+ROW_LABELS = ['python -c "import torch"', "python -m grader --target solutions",
+              "python -m grader ex1 --target solutions", "bare pytest over the same suites"]
+
+
+def _load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("benchmark_run", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=900, stdin=subprocess.DEVNULL)
+
+
+def _table_rows(text: str) -> dict[str, list[str]]:
+    """First cell -> the other cells, for every row of the markdown tables in `text`."""
+    rows = {}
+    for line in text.splitlines():
+        if line.startswith("| ") and not line.startswith("|---"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, str]:
+    out = tmp_path_factory.mktemp("bench") / "RESULTS.md"
+    done = _run("--quick", "--rounds", "1", "--batch-size", "2", "--one", "ex1", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    return done, out.read_text(encoding="utf-8")
+
+
+def test_every_measurement_has_a_row_with_numbers(quick_run) -> None:
+    _, results = quick_run
+    rows = _table_rows(results)
+    for label in ROW_LABELS:
+        median, minimum, ratio, paired, tree_mib, process_mib, runs, _ = rows[label]
+        assert float(minimum) <= float(median) and float(median) > 0
+        assert float(ratio) > 0 and float(paired) > 0
+        assert float(tree_mib) > 0 and float(process_mib) > 0
+        assert runs == "1"
+    assert rows[ROW_LABELS[0]][2] == "1.00", "import torch is the unit of the ratios"
+    batch = next(cells for label, cells in rows.items() if "2 submissions" in label)
+    assert float(batch[0]) > 0 and re.fullmatch(r"\d+\.\d submissions/min", batch[-1])
+
+
+def test_goals_say_met_or_not(quick_run) -> None:
+    _, results = quick_run
+    rows = _table_rows(results)
+    goals = [label for label in rows if label.startswith(("full grade", "one exercise", "overhead"))]
+    assert len(goals) == 3
+    for goal in goals:
+        value, verdict = rows[goal]
+        assert verdict in ("met", "NOT met")
+        assert re.fullmatch(r"[+-]?\d+\.\d+(×|%)", value)
+
+
+def test_results_describe_machine_and_commands(quick_run) -> None:
+    done, results = quick_run
+    for words in ("## Machine", "- CPU: ", "- torch: ", "- git commit: ", "load average", "## Commands",
+                  "python -m grader ex1 --target solutions --device cpu --seed 1234", "GRADER_TARGET=$REPO/solutions"):
+        assert words in results, words
+    assert "bare pytest over the same suites (from grader.runner)" in results, \
+        "the bare pytest command line should come from the grader; adapt bare_pytest_invocation"
+    assert _table_rows(done.stdout).keys() >= set(ROW_LABELS), "the table is printed too"
+
+
+def test_bad_input_is_a_usage_error(tmp_path: Path) -> None:
+    done = _run("--rounds", "0", "--out", str(tmp_path / "r.md"))
+    assert done.returncode == 2 and "--rounds" in done.stderr and "Traceback" not in done.stderr
+    done = _run("--out", str(tmp_path / "missing" / "r.md"))
+    assert done.returncode == 2 and "does not exist" in done.stderr
+    done = _run("--one", "nosuch", "--out", str(tmp_path / "r.md"))
+    assert done.returncode == 2 and "unknown exercise 'nosuch'" in done.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_a_gpu_says_so(tmp_path: Path) -> None:
+    done = _run("--device", "cuda", "--out", str(tmp_path / "r.md"))
+    assert done.returncode == 2 and "no CUDA device" in done.stderr
+    assert not (tmp_path / "r.md").exists()
+
+
+def test_submissions_alternate_clean_and_planted(tmp_path: Path) -> None:
+    bench = _load_script()
+    made = bench.make_submissions(tmp_path, 4)
+    solution_sizes = {p.name: p.stat().st_size for p in (REPO / "solutions").glob("*.py")}
+    for index, folder in enumerate(made):
+        grown = [p.name for p in folder.glob("*.py") if p.stat().st_size != solution_sizes[p.name]]
+        assert grown == ([] if index % 2 == 0 else [bench.PLANTS[index // 2][0]])
+
+
+def test_tree_memory_counts_children(tmp_path: Path) -> None:
+    """A parent that starts a child holding 200 MiB: the tree's peak includes the child's memory."""
+    bench = _load_script()
+    child = "import time; b = bytearray(200 * 2**20); b[::4096] = b'x' * len(b[::4096]); time.sleep(1.5)"
+    parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"
+    invocation = bench.Invocation([sys.executable, "-c", parent], bench.base_environment(), REPO)
+    measured = bench.measure(invocation, tmp_path, timeout_s=60)
+    assert measured.tree_rss_bytes >= 200 * 2**20
+    assert measured.largest_process_bytes >= 200 * 2**20
+
+
+def test_the_batch_command_is_found_in_the_graders_help() -> None:
+    """The grader's --help epilog lists its subcommands; the benchmark uses `batch` only when listed."""
+    bench = _load_script()
+
+    saved = dict(cli.SUBCOMMANDS)
+    try:
+        cli.SUBCOMMANDS.update(batch=("batch", "grade every submission in a folder"), other=("other", "x"))
+        help_text = cli._parser().format_help()
+    finally:
+        cli.SUBCOMMANDS.clear()
+        cli.SUBCOMMANDS.update(saved)
+    assert bench.listed_commands(help_text) == {"batch", "other"}
+    assert bench.listed_commands(help_text.replace("batch ", "batches ")) == {"batches", "other"}
+    assert bench.listed_commands("usage: python -m grader\n  --target DIR  what to grade\n") == set()
+
+
+def test_a_batch_command_grades_the_folder_in_one_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where `python -m grader batch` exists, it is run once on the folder of submissions."""
+    bench = _load_script()
+    seen: list[int] = []
+
+    def fake_batch_command(folder: Path, device: str, seed: int) -> list[str]:
+        seen.append(len(list(folder.iterdir())))
+        count_is_three = "import sys, pathlib; sys.exit(len(list(pathlib.Path(sys.argv[1]).iterdir())) != 3)"
+        return [sys.executable, "-c", count_is_three, str(folder)]
+
+    monkeypatch.setattr(bench, "batch_command", fake_batch_command)
+    result = bench.run_batch(3, "cpu", 1234, timeout_s=60)
+    assert seen == [3] and not result.sequential
+    assert result.label == "python -m grader batch (3 submissions)"
+    assert result.per_minute == pytest.approx(180.0 / result.measurement.wall_s)
+
+
+def test_the_fallback_command_line_matches_the_runners(tmp_path: Path) -> None:
+    """The written-out equivalent, used when grader.runner's helpers change, is still what the runner runs."""
+    bench = _load_script()
+    for ids in ([], ["ex3_lstm"]):
+        from_runner = bench.bare_pytest_invocation(ids, "cpu", 1234, tmp_path)
+        fallback = bench._bare_pytest_fallback(ids, "cpu", 1234, tmp_path, "compared in a test")
+        assert from_runner.note == "from grader.runner"
+        assert fallback.argv == from_runner.argv and fallback.cwd == from_runner.cwd, \
+            "update _bare_pytest_fallback in benchmarks/run.py to the runner's command line"
+        assert fallback.env == from_runner.env, "update _bare_pytest_fallback to the runner's environment"
+
+
+def test_a_failing_measured_command_stops_the_benchmark_with_its_output(tmp_path: Path) -> None:
+    done = _run("--quick", "--rounds", "1", "--no-batch", "--timeout", "1", "--out", str(tmp_path / "r.md"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "was stopped after 1 s (--timeout)" in done.stderr
+    assert not (tmp_path / "r.md").exists()
