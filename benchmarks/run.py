@@ -121,44 +121,19 @@ def python_command(*args: str, cwd: Path = REPO, ok_codes: tuple[int, ...] = (0,
 def bare_pytest_invocation(exercise_ids: list[str], device: str, seed: int, scratch: Path) -> Invocation:
     """The judge's pytest command line and environment, as the grader would start it, without the grader.
 
-    Uses these grader internals (adapt here when they change):
-    `grader.catalog.select(ids) -> list[Exercise]`, `grader.catalog.SUITES_DIR` (the judge's cwd),
-    `grader.runner.RunPlan(exercises=, target=, device=, seed=)` (other fields left at their defaults),
-    `grader.runner._pytest_command(plan, report_path, deselect)` and
-    `grader.runner._judge_environment(plan, workdir)`.
-    If any of them is missing or has another signature, falls back to the equivalent written out below
-    (the command line of the runner as of this script's writing) and says so in the results.
+    Taken from the grader itself (`grader.runner._pytest_command` and `_judge_environment`), so the bare
+    run is exactly the judge the grader starts.
     """
+    sys.path.insert(0, str(REPO))
     try:
-        sys.path.insert(0, str(REPO))
         from grader import catalog, runner
 
         plan = runner.RunPlan(exercises=catalog.select(exercise_ids), target=SOLUTIONS, device=device, seed=seed)
         argv = runner._pytest_command(plan, scratch / "report.json", [])
         env = runner._judge_environment(plan, scratch)
         return Invocation(list(argv), dict(env), Path(catalog.SUITES_DIR), note="from grader.runner")
-    except (ImportError, AttributeError, TypeError, ValueError) as error:
-        return _bare_pytest_fallback(exercise_ids, device, seed, scratch, f"{type(error).__name__}: {error}")
     finally:
         sys.path.remove(str(REPO))
-
-
-def _bare_pytest_fallback(exercise_ids: list[str], device: str, seed: int, scratch: Path, why: str) -> Invocation:
-    suites = REPO / "grader" / "suites"
-    files = [file for pattern in (exercise_ids or [""]) for file in sorted(suites.glob(f"test_{pattern}*.py"))]
-    argv = [
-        sys.executable, "-m", "pytest", *map(str, files),
-        "-c", str(suites / "pytest.ini"), "--rootdir", str(suites),
-        "-p", "pytest_jsonreport.plugin", "--json-report", f"--json-report-file={scratch / 'report.json'}",
-        "--json-report-omit", "collectors", "log", "streams", "warnings", "keywords",
-        "-q", "--no-header", "-p", "no:cacheprovider",
-    ]
-    env = base_environment()
-    env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONDONTWRITEBYTECODE="1", GRADER_TARGET=str(SOLUTIONS),
-               GRADER_SEED=str(seed), GRADER_DEVICE=device, GRADER_TEST_TIMEOUT="30.0", GRADER_MEMORY_MIB="2048",
-               PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]),
-               GRADER_PROGRESS=str(scratch / "progress.log"), GRADER_MANIFEST=str(scratch / "manifest.json"))
-    return Invocation(argv, env, suites, note=f"fallback command line (grader.runner not usable: {why})")
 
 
 def check_exercise(token: str) -> None:

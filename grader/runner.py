@@ -137,10 +137,10 @@ def _pytest_command(plan: RunPlan, report: Path, deselect: list[str]) -> list[st
 
 
 def _judge_environment(plan: RunPlan, workdir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRADER_"))}
+    # The judge may cache the suites' compiled code (the sandbox never writes any beside the learner's files).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRADER_", "PYTHONDONTWRITEBYTECODE"))}
     env.update(
         PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
-        PYTHONDONTWRITEBYTECODE="1",
         GRADER_TARGET=str(plan.target),
         GRADER_SEED=str(plan.seed),
         GRADER_DEVICE=plan.device,

@@ -97,9 +97,9 @@ def lstm_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
         signal.signal(getattr(signal, name), signal.SIG_IGN)
     while True:
         pass
-""", ["ex3", "ex4"], ("ex3_lstm::cell_values", ["Timed out after 6 s"]), ("ex3_lstm", 10)),
+""", ["ex3", "ex4"], ("ex3_lstm::cell_values", ["Timed out after 8 s"]), ("ex3_lstm", 10)),
     ("an endless loop while the file is imported", "ex1_rnn_cell.py", "while True:\n    pass\n", ["ex1", "ex4"],
-     ("ex1_rnn_cell::cell_tanh", ["timed out after 6 s"]), ("ex1_rnn_cell", 0)),
+     ("ex1_rnn_cell::cell_tanh", ["timed out after 8 s"]), ("ex1_rnn_cell", 0)),
 ]
 
 
@@ -108,8 +108,10 @@ def test_attack_fails_only_its_own_exercise(tmp_path: Path, what, filename, code
     marker = tmp_path / "pwned"
     target = plant(tmp_path / "submission", filename, code.replace("{marker}", str(marker)))
     started = time.monotonic()
-    run = grade(*selected, "--target", str(target), "--seed", "5", "--timeout", "6", "--memory", "1024")
-    assert time.monotonic() - started < 120
+    # A short time limit only where a loop is the attack; elsewhere a busy machine must not cause time-outs.
+    limit = "8" if "timed out" in " ".join(failing[1]).lower() else "60"
+    run = grade(*selected, "--target", str(target), "--seed", "5", "--timeout", limit, "--memory", "1024")
+    assert time.monotonic() - started < 300
     assert run.returncode == 1, run.stderr
     tests = results_by_id(run.report)
     test_id, words = failing
