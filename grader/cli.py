@@ -21,7 +21,9 @@ EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_GRADER = 0, 1, 2, 3
 
 # `python -m grader NAME ...`: tools beside grading. NAME -> (module in grader/, one line of help).
 # Each module has `main(argv: list[str]) -> int` and is imported only when its command is run.
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "plot": ("plot", "plot vanishing: see vanishing gradients with your exercise 5 code (PNG, or text)"),
+}
 
 
 @dataclass(frozen=True)
