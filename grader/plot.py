@@ -133,9 +133,10 @@ def _parser() -> argparse.ArgumentParser:
 def _output_path(value: str) -> Path:
     path = Path(value).expanduser()
     if path.suffix.lower() != ".png":
-        raise UsageError(f"--out {value}: the file name must end in .png")
+        raise UsageError(f"--out {value}: the file name must end in .png", f"--out {value}：文件名必须以 .png 结尾")
     if not path.resolve().parent.is_dir():
-        raise UsageError(f"--out {value}: folder {path.resolve().parent} does not exist")
+        raise UsageError(f"--out {value}: folder {path.resolve().parent} does not exist",
+                         f"--out {value}：文件夹 {path.resolve().parent} 不存在")
     return path
 
 
@@ -148,12 +149,14 @@ def _language(value: str | None) -> str:
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if args.plot not in PLOTS:
-        raise UsageError(f"unknown plot {args.plot!r}; choose from: {', '.join(PLOTS)}")
+        raise UsageError(f"unknown plot {args.plot!r}; choose from: {', '.join(PLOTS)}",
+                         f"没有图 {args.plot!r}；可选：{', '.join(PLOTS)}")
     if not args.timeout > 0:
-        raise UsageError(f"--timeout {args.timeout:g}: must be positive")
+        raise UsageError(f"--timeout {args.timeout:g}: must be positive", f"--timeout {args.timeout:g}：必须为正数")
     target = resolve_target(args.target)
     if not (target / "ex5_vanishing.py").is_file():
-        raise UsageError(f"--target {args.target}: {target} has no ex5_vanishing.py")
+        raise UsageError(f"--target {args.target}: {target} has no ex5_vanishing.py",
+                         f"--target {args.target}：{target} 中没有 ex5_vanishing.py")
     out = _output_path(args.out)
     lang = _language(args.lang)
     words = TEXT[lang]
