@@ -117,7 +117,9 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m grader plot",
                      description="Draw what your exercise 5 functions compute. "
-                                 "PLOT: vanishing (gradient norms of a tanh RNN, an LSTM and a GRU; the chain D_n).")
+                                 "PLOT: vanishing (gradient norms of a tanh RNN, an LSTM and a GRU; the chain D_n).",
+                     epilog="Exit codes: 0 drawn, 1 your exercise 5 code failed (the message says how), "
+                            "2 usage error, 3 the grader itself failed.")
     parser.add_argument("plot", metavar="PLOT", help="what to draw: vanishing")
     parser.add_argument("--target", default="exercises", metavar="exercises|solutions|DIR",
                         help="whose ex5_vanishing.py to run (default: exercises)")
