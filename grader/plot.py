@@ -14,13 +14,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import textwrap
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from grader.catalog import UsageError
+from grader.report import wrap
 from grader.target import resolve_target
 
 PLOTS = ("vanishing",)
@@ -200,7 +200,7 @@ def collect(target: Path, timeout_s: float, lang: str) -> Curves:
         try:
             done = subprocess.run([sys.executable, str(PROBE), str(target), str(result_file)], cwd=tmp,
                                   env=_probe_environment(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, timeout=timeout_s)
+                                  stderr=subprocess.DEVNULL, timeout=timeout_s)
         except subprocess.TimeoutExpired:
             raise ProbeFailed(words["timeout"].format(seconds=timeout_s)) from None
         try:
@@ -231,7 +231,7 @@ def _curves(result: Any, words: dict[str, Any], returncode: int) -> Curves:
 
 def _reading(words: dict[str, Any], panels: str) -> str:
     first, second = words[panels]
-    return textwrap.fill(words["reading"].format(first=first, second=second), width=100)
+    return "\n".join(wrap(words["reading"].format(first=first, second=second), 100, "", ""))
 
 
 def _sanity_notes(curves: Curves, lang: str) -> list[str]:
@@ -240,7 +240,8 @@ def _sanity_notes(curves: Curves, lang: str) -> list[str]:
     for name, values in curves.gradients.items():
         got = values[0]
         if not math.isclose(got, curves.expected_last, rel_tol=1e-6):
-            notes.append(TEXT[lang]["last_off"].format(expected=curves.expected_last, got=got, curve=_label(name, lang)))
+            notes.append(TEXT[lang]["last_off"].format(expected=curves.expected_last, got=got,
+                                                       curve=_label(name, lang)))
             break
     return notes
 
