@@ -25,8 +25,7 @@ STEPS = 50                     # T
 BATCH, INPUT, HIDDEN = 4, 8, 32
 CHAIN_LENGTH = 20              # D_1 .. D_20
 CHAIN_WEIGHTS = (1.0, 2.0, 4.0, 6.0, 8.0)
-PACKAGE = "learner"
-TARGET: Path | None = None  # the learner's folder, to name the line of an error
+PACKAGE = "learner"  # the learner's folder is imported as this package
 
 
 class Problem(Exception):
@@ -37,7 +36,7 @@ class Problem(Exception):
 
 def _load(target: Path) -> types.ModuleType:
     package = types.ModuleType(PACKAGE)
-    package.__path__ = [str(target)]
+    package.__path__ = [str(target.resolve())]
     sys.modules[PACKAGE] = package
     try:
         return importlib.import_module(f"{PACKAGE}.ex5_vanishing")
@@ -50,10 +49,11 @@ def _describe(error: BaseException) -> str:
     where = ""
     if isinstance(error, SyntaxError):
         where = f" (line {error.lineno} of {Path(error.filename or '?').name})"
+    folders = {Path(folder).resolve() for folder in getattr(sys.modules.get(PACKAGE), "__path__", [])}
     trace = error.__traceback__
     while trace is not None:
         filename = trace.tb_frame.f_code.co_filename
-        if TARGET is not None and Path(filename).parent == TARGET:
+        if Path(filename).resolve().parent in folders:
             where = f" (line {trace.tb_lineno} of {Path(filename).name})"
         trace = trace.tb_next
     return f"{type(error).__name__}: {error}{where}"
@@ -127,8 +127,6 @@ def chain_curves(module: types.ModuleType, torch: Any) -> dict[str, list[float]]
 
 
 def probe(target: Path) -> dict[str, Any]:
-    global TARGET
-    TARGET = target.resolve()
     import torch
 
     torch.set_num_threads(1)
