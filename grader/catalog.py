@@ -8,7 +8,15 @@ SUITES_DIR = Path(__file__).resolve().parent / "suites"
 
 
 class UsageError(Exception):
-    """Bad command-line input: reported with a clear message and exit code 2."""
+    """Bad command-line input: reported with a clear message and exit code 2.
+
+    `zh` is the message in Chinese; without one, `grader.cli` translates
+    argparse's usual messages and otherwise shows the English text.
+    """
+
+    def __init__(self, message: str, zh: str | None = None):
+        super().__init__(message)
+        self.zh = zh
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ def select(tokens: list[str]) -> list[Exercise]:
         found = [e for e in ALL if token and _matches(token, e)]
         if not found:
             names = ", ".join(e.id for e in ALL)
-            raise UsageError(f"unknown exercise {raw!r}; choose from: {names} (or a prefix such as ex3 or lstm)")
+            raise UsageError(f"unknown exercise {raw!r}; choose from: {names} (or a prefix such as ex3 or lstm)",
+                             f"没有练习 {raw!r}；可选：{names}（或前缀，如 ex3、lstm）")
         chosen.extend(e for e in found if e not in chosen)
     return [e for e in ALL if e in chosen]

@@ -6,6 +6,7 @@ import importlib
 import json
 import locale
 import os
+import re
 import secrets
 import sys
 import time
@@ -21,7 +22,9 @@ EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_GRADER = 0, 1, 2, 3
 
 # `python -m grader NAME ...`: tools beside grading. NAME -> (module in grader/, one line of help).
 # Each module has `main(argv: list[str]) -> int` and is imported only when its command is run.
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "plot": ("plot", "plot vanishing: see vanishing gradients with your exercise 5 code (PNG, or text)"),
+}
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,7 @@ def _check_json_path(path: str | None) -> None:
     if path and path != "-":
         parent = Path(path).expanduser().resolve().parent
         if not parent.is_dir():
-            raise UsageError(f"--json {path}: folder {parent} does not exist")
+            raise UsageError(f"--json {path}: folder {parent} does not exist", f"--json {path}：文件夹 {parent} 不存在")
 
 
 def _check_device(device: str) -> None:
@@ -131,7 +134,8 @@ def _check_device(device: str) -> None:
         import torch  # only here: the grader process needs torch for nothing else
 
         if not torch.cuda.is_available():
-            raise UsageError("--device cuda: no CUDA device is available here; use --device cpu or auto")
+            raise UsageError("--device cuda: no CUDA device is available here; use --device cpu or auto",
+                             "--device cuda：这里没有可用的 CUDA 设备；请用 --device cpu 或 auto")
 
 
 def _use_color(stream: TextIO) -> bool:
@@ -196,13 +200,56 @@ def grade(options: Options) -> int:
     return EXIT_PASSED if all_passed else EXIT_FAILED
 
 
+# argparse's own messages, and those of the type checks above, in Chinese.
+_ARGPARSE_ZH: tuple[tuple[str, str], ...] = (
+    (r"unrecognized arguments: (.*)", r"无法识别的参数：\1"),
+    (r"the following arguments are required: (.*)", r"缺少必需的参数：\1"),
+    (r"argument (\S+): invalid choice: (.*?) \(choose from (.*)\)", r"参数 \1：无效的选项 \2（可选：\3）"),
+    (r"argument (\S+): expected one argument", r"参数 \1 后面需要一个值"),
+    (r"argument (\S+): not an integer: (.*)", r"参数 \1：不是整数：\2"),
+    (r"argument (\S+): not a number: (.*)", r"参数 \1：不是数字：\2"),
+    (r"argument (\S+): must be between 0 and 2\*\*63-1: (.*)", r"参数 \1：必须在 0 到 2**63-1 之间：\2"),
+    (r"argument (\S+): must be positive: (.*)", r"参数 \1：必须为正数：\2"),
+    (r"argument (\S+): invalid (\w+) value: (.*)", r"参数 \1：无效的值 \3"),
+)
+
+
+def usage_message(error: UsageError, lang: str) -> str:
+    """The error in the learner's language (English where no translation is known)."""
+    if lang != "zh":
+        return str(error)
+    if error.zh:
+        return error.zh
+    for pattern, replacement in _ARGPARSE_ZH:
+        if re.fullmatch(pattern, str(error)):
+            return re.sub(pattern, replacement, str(error))
+    return str(error)
+
+
+def requested_language(argv: list[str]) -> str:
+    """--lang from the command line when it is valid, else the locale's: for messages before parsing succeeds."""
+    for index, arg in enumerate(argv):
+        value = arg.split("=", 1)[1] if arg.startswith("--lang=") else (
+            argv[index + 1] if arg == "--lang" and index + 1 < len(argv) else None)
+        if value in ("en", "zh"):
+            return value
+    return _locale_language()
+
+
+def _report_usage_error(command: str, error: UsageError, argv: list[str]) -> int:
+    if requested_language(argv) == "zh":
+        sys.stderr.write(f"{command}：错误：{usage_message(error, 'zh')}\n（用法见 {command} --help）\n")
+    else:
+        sys.stderr.write(f"{command}: error: {error}\n(see {command} --help)\n")
+    return EXIT_USAGE
+
+
 def _run_subcommand(name: str, argv: list[str]) -> int:
     module_name, _ = SUBCOMMANDS[name]
     try:
         return importlib.import_module(f"grader.{module_name}").main(argv)
     except UsageError as error:
-        sys.stderr.write(f"python -m grader {name}: error: {error}\n(see python -m grader {name} --help)\n")
-        return EXIT_USAGE
+        return _report_usage_error(f"python -m grader {name}", error, argv)
     except Exception as error:  # noqa: BLE001 - whatever went wrong, say so and exit 3
         sys.stderr.write(f"python -m grader {name}: the grader itself failed: {type(error).__name__}: {error}\n")
         return EXIT_GRADER
@@ -215,8 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         options = parse_options(argv)
     except UsageError as error:
-        sys.stderr.write(f"python -m grader: error: {error}\n(see python -m grader --help)\n")
-        return EXIT_USAGE
+        return _report_usage_error("python -m grader", error, argv)
     try:
         if options.watch:
             return watch.watch(lambda: grade(options), options.target, sys.stderr, options.lang)

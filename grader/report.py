@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import platform
-import textwrap
+import re
+import shlex
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 from grader import __version__
 from grader.scoring import ExerciseResult, TestResult
 
 SCHEMA_VERSION = 1
+GUIDES_DIR = Path(__file__).resolve().parent.parent / "guides"
 
 
 @dataclass(frozen=True)
@@ -93,21 +96,50 @@ class ProgressLine:
 
 
 WORDS = {
-    "en": {"header": "Grading {target} on {device} (seed {seed})", "total": "Total",
-           "rerun": "Re-run one exercise with: python -m grader {id}   Same inputs again: --seed {seed}",
-           "all_passed": "All checks passed.", "no_points": "no points: checks your own modules end to end"},
-    "zh": {"header": "评测 {target}，设备 {device}（seed {seed}）", "total": "总分",
-           "rerun": "只评测一个练习：python -m grader {id}   复现相同输入：--seed {seed}",
-           "all_passed": "全部检查通过。", "no_points": "不计分：端到端检查你自己的模块"},
+    "en": {"header": "Grading {target} on {device} (seed {seed})", "total": "Total: {score}/{max_score}",
+           "rerun": "Re-run one exercise with: {command}   Same inputs again: --seed {seed}",
+           "all_passed": "All checks passed.", "no_points": "no points: checks your own modules end to end",
+           "guide": "Guide, with the common mistakes: {path}"},
+    "zh": {"header": "评测 {target}，设备 {device}（seed {seed}）", "total": "总分：{score}/{max_score}",
+           "rerun": "只评测一个练习：{command}   复现相同输入：--seed {seed}",
+           "all_passed": "全部检查通过。", "no_points": "不计分：端到端检查你自己的模块",
+           "guide": "指南（含常见错误）：{path}"},
 }
 MARKS = {"passed": "✓", "failed": "✗", "error": "!", "timeout": "⏱", "skipped": "-"}
 ASCII_MARKS = {"passed": "+", "failed": "x", "error": "!", "timeout": "T", "skipped": "-"}
+WIDTH = 100  # terminal columns of a wrapped hint
+
+
+def _columns(text: str) -> int:
+    """Terminal columns of `text` (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _pad(text: str, width: int) -> str:
-    """Left-align `text` in `width` terminal columns (CJK characters take two)."""
-    columns = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-    return text + " " * max(0, width - columns)
+    """Left-align `text` in `width` terminal columns."""
+    return text + " " * max(0, width - _columns(text))
+
+
+# A wrap may break at spaces and between two wide (CJK) characters.
+_TOKENS = re.compile(r"\s+|[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]|[^\s\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]+")
+
+
+def wrap(text: str, width: int, initial_indent: str, subsequent_indent: str) -> list[str]:
+    """textwrap.wrap by terminal columns, so that Chinese lines are as wide as English ones."""
+    lines: list[str] = []
+    line, empty, space = initial_indent, True, False  # empty: only the indent so far
+    for token in _TOKENS.findall(text):
+        if token.isspace():
+            space = True
+            continue
+        gap = " " if space and not empty else ""
+        if not empty and _columns(line + gap + token) > width:
+            lines.append(line)
+            line, gap = subsequent_indent, ""
+        line += gap + token
+        empty, space = False, False
+    lines.append(line)
+    return lines
 
 
 def _bar(score: float, max_score: float, unicode: bool, width: int = 10) -> str:
@@ -137,11 +169,13 @@ def _exercise_style(result: ExerciseResult) -> str:
     return "failed" if result.score == 0 else "error"
 
 
-def _test_lines(test: TestResult, text: str, marks: dict[str, str], color: bool) -> list[str]:
-    """'  ✗ key (points): text', wrapped; the mark is painted after wrapping so codes don't count as width."""
-    head = f"  {marks[test.status]} {test.id.split('::', 1)[-1]} ({_number(test.max_score)}): "
-    lines = textwrap.wrap(text, width=100, initial_indent=head, subsequent_indent=" " * 6) or [head]
-    lines[0] = lines[0].replace(marks[test.status], _paint(marks[test.status], test.status, color), 1)
+def _test_lines(tests: list[TestResult], text: str, marks: dict[str, str], color: bool) -> list[str]:
+    """'  ✗ key, key (points): text', wrapped; the mark is painted after wrapping so codes don't count as width."""
+    status = tests[0].status
+    keys = ", ".join(t.id.split("::", 1)[-1] for t in tests)
+    points = _number(sum(t.max_score for t in tests))
+    lines = wrap(f"{keys} ({points}): {text}", WIDTH, initial_indent=f"  {marks[status]} ", subsequent_indent=" " * 6)
+    lines[0] = lines[0].replace(marks[status], _paint(marks[status], status, color), 1)
     return lines
 
 
@@ -156,6 +190,27 @@ def _output_lines(test: TestResult, color: bool, unicode: bool) -> list[str]:
     if len(lines) > OUTPUT_LINES:
         shown.append(margin + _paint(f"... ({len(lines) - OUTPUT_LINES} more lines in the JSON report)", "dim", color))
     return shown
+
+
+def _failures(tests: list[TestResult]) -> list[list[TestResult]]:
+    """Tests that did not pass, those with the same status and hint together (in order of first appearance)."""
+    groups: dict[tuple[str, str], list[TestResult]] = {}
+    for test in tests:
+        if test.status != "passed":
+            groups.setdefault((test.status, test.hint), []).append(test)
+    return list(groups.values())
+
+
+def _guide(result: ExerciseResult, lang: str) -> str | None:
+    path = GUIDES_DIR / lang / f"{result.exercise.id}.md"
+    return f"guides/{lang}/{path.name}" if path.is_file() else None
+
+
+def _rerun_command(exercise_id: str, target: str) -> str:
+    command = f"python -m grader {exercise_id.split('_')[0]}"
+    if target != "exercises":
+        command += f" --target {shlex.quote(target)}"
+    return command
 
 
 def render_text(results: list[ExerciseResult], info: RunInfo, stream: TextIO, color: bool = False,
@@ -175,20 +230,26 @@ def render_text(results: list[ExerciseResult], info: RunInfo, stream: TextIO, co
             score, bar = f"{passed}/{len(result.tests)} {marks['passed']}", ""
         bar = _paint(f"{bar:<10}", _exercise_style(result), color)
         lines.append(f"{result.exercise.id:<15} {_pad(result.title, 38)} {bar} {score}")
-        for test in result.tests:
-            if test.status != "passed":
-                first_failing = first_failing or result.exercise
-                lines.extend(_test_lines(test, test.hint, marks, color))
+        if verbose:
+            for test in result.tests:
+                lines.extend(_test_lines([test], test.hint if test.status != "passed" else test.name, marks, color))
                 lines.extend(_output_lines(test, color, unicode))
-            elif verbose:
-                lines.extend(_test_lines(test, test.name, marks, color))
-                lines.extend(_output_lines(test, color, unicode))
+        else:
+            for group in _failures(result.tests):
+                lines.extend(_test_lines(group, group[0].hint, marks, color))
+                lines.extend(_output_lines(group[0], color, unicode))
+        failed = any(t.status != "passed" for t in result.tests)
+        if failed:
+            first_failing = first_failing or result.exercise
+            guide = _guide(result, info.lang)
+            if guide and result.max_score:
+                lines.append(_paint("  " + words["guide"].format(path=guide), "dim", color))
         if not result.max_score and result.tests:
             lines.append(_paint(f"  ({words['no_points']})", "dim", color))
     score, max_score = total(results)
-    lines += ["", _paint(f"{words['total']}: {_number(score)}/{_number(max_score)}", "bold", color)]
+    lines += ["", _paint(words["total"].format(score=_number(score), max_score=_number(max_score)), "bold", color)]
     if first_failing is None:
         lines.append(words["all_passed"])
     else:
-        lines.append(words["rerun"].format(id=first_failing.id.split("_")[0], seed=info.seed))
+        lines.append(words["rerun"].format(command=_rerun_command(first_failing.id, info.target), seed=info.seed))
     stream.write("\n".join(lines) + "\n")

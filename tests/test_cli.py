@@ -138,3 +138,29 @@ def test_watch_grades_again_after_a_save(tmp_path) -> None:
 def test_watch_is_an_option() -> None:
     run = run_grader("--help")
     assert "--watch" in run.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["ex9"], "没有练习 'ex9'"),
+    (["--target", "no/such/folder"], "文件夹不存在"),
+    (["--seed", "abc"], "参数 --seed：不是整数：'abc'"),
+    (["--device", "tpu"], "参数 --device：无效的选项 'tpu'"),
+    (["--timeout", "0"], "参数 --timeout：必须为正数：0"),
+    (["--bogus"], "无法识别的参数：--bogus"),
+    (["--json", "no/such/folder/report.json"], "不存在"),
+    (["plot", "scatter"], "没有图 'scatter'；可选：vanishing"),
+    (["plot"], "缺少必需的参数：PLOT"),
+])
+def test_usage_errors_in_chinese(args, message) -> None:
+    for lang_args, env in ((["--lang", "zh"], None), ([], {"LANG": "zh_CN.UTF-8"})):
+        run = run_grader(*args, *lang_args, env=env)
+        assert run.returncode == 2
+        assert "错误：" in run.stderr and message in run.stderr, run.stderr
+        assert "Traceback" not in run.stderr
+
+
+def test_an_untranslated_message_stays_readable_in_english() -> None:
+    from grader.cli import usage_message
+
+    assert usage_message(UsageError("something new"), "zh") == "something new"
+    assert usage_message(UsageError("english", "中文"), "en") == "english"

@@ -175,5 +175,5 @@ def test_modules(modules_with_torch_cells, make, settings):
         what = describe(case, mode, layers, bidirectional, f", batch_first={batch_first}, hx=None")
         out_dims = "(B, T, D*H)" if batch_first else "(T, B, D*H)"
         out_spec = (Out("output", out_dims), spec(mode)[1])
-        expect_outputs(f"modules.{name}", call(f"modules.{name}", ours, x), theirs(x), out_spec, what,
+        expect_outputs(f"modules.{name}", call("run_layers", ours, x), theirs(x), out_spec, what,
                        f"torch.nn.{name}")

@@ -29,7 +29,7 @@ def cell_inputs(make: Inputs, case: Case) -> dict:
 def check_gate(ex3, make: Inputs, position: int) -> None:
     for case in standard_cases(sequence=False):
         expect_component("lstm_gates", ex3.lstm_gates, oracle.lstm_gates, gate_inputs(make, case), GATES, position,
-                         case.describe(), "torch.nn.LSTMCell's gates")
+                         case.describe(), "torch.nn.LSTMCell")
 
 
 @graded(2, "input gate i matches torch.nn.LSTMCell", "输入门 i 与 torch.nn.LSTMCell 一致")
@@ -56,7 +56,7 @@ def test_output_gate(ex3, make):
 def test_gates_gradients(ex3, make):
     for case in standard_cases(sequence=False):
         expect_gradients("lstm_gates", ex3.lstm_gates, oracle.lstm_gates, gate_inputs(make, case), GATES,
-                         case.describe(), "torch.nn.LSTMCell's gates", make)
+                         case.describe(), "torch.nn.LSTMCell", make)
 
 
 @graded(5, "lstm_cell (h', c') matches torch.nn.LSTMCell", "lstm_cell 的 (h', c') 与 torch.nn.LSTMCell 一致")

@@ -23,7 +23,7 @@ def cell_inputs(make: Inputs, case: Case) -> dict:
 def check_gate(ex4, make: Inputs, position: int) -> None:
     for case in standard_cases(sequence=False):
         expect_component("gru_gates", ex4.gru_gates, oracle.gru_gates, cell_inputs(make, case), GATES, position,
-                         case.describe(), "torch.nn.GRUCell's gates")
+                         case.describe(), "torch.nn.GRUCell")
 
 
 @graded(2, "reset gate r matches torch.nn.GRUCell", "重置门 r 与 torch.nn.GRUCell 一致")
@@ -46,7 +46,7 @@ def test_new_gate(ex4, make):
 def test_gates_gradients(ex4, make):
     for case in standard_cases(sequence=False):
         expect_gradients("gru_gates", ex4.gru_gates, oracle.gru_gates, cell_inputs(make, case), GATES,
-                         case.describe(), "torch.nn.GRUCell's gates", make)
+                         case.describe(), "torch.nn.GRUCell", make)
 
 
 @graded(6, "gru_cell h' = (1 - z) * n + z * h matches torch.nn.GRUCell",
