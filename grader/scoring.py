@@ -7,6 +7,7 @@ from typing import Any
 from grader.catalog import Exercise
 
 STATUSES = ("passed", "failed", "error", "timeout", "skipped")
+VISIBILITIES = ("visible", "hidden")
 
 GENERIC_HINT = {
     "en": "This check did not pass; run it again with --seed {seed} to reproduce it.",
@@ -74,6 +75,7 @@ def score_test(record: dict[str, Any], lang: str, seed: int) -> TestResult:
         score=points if status == "passed" else 0.0,
         max_score=points,
         hint=hint,
+        visibility=meta.get("visibility") if meta.get("visibility") in VISIBILITIES else "visible",
     )
 
 

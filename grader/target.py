@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.catalog import ALL, UsageError
+from grader.catalog import ALL, Exercise, UsageError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NAMED_TARGETS = ("exercises", "solutions")
@@ -22,4 +22,25 @@ def resolve_target(value: str) -> Path:
         raise UsageError(
             f"--target {value}: {folder} holds none of the exercise files ({', '.join(EXPECTED_FILES)})"
         )
+    return folder
+
+
+def resolve_suites(value: str | None, exercises: list[Exercise]) -> Path | None:
+    """The folder given by --suites (laid over grader/suites/), or None; every selected exercise needs a suite."""
+    folder = None
+    if value is not None:
+        folder = Path(value).expanduser()
+        if not folder.is_dir():
+            raise UsageError(f"--suites {value}: no such folder")
+        folder = folder.resolve()
+        if not any(folder.glob("test_*.py")):
+            raise UsageError(f"--suites {value}: {folder} holds no test_*.py suite (give a folder of "
+                             "test_<exercise>.py files, or a copy of grader/suites/)")
+    missing = [e.id for e in exercises
+               if not e.suite.is_file() and not (folder is not None and e.suite_in(folder).is_file())]
+    if missing:
+        names = ", ".join(f"test_{m}.py" for m in missing)
+        where = f"neither {folder} nor grader/suites/ holds" if folder else "grader/suites/ does not hold"
+        raise UsageError(f"{where} {names}: this copy of the grader ships without its hidden suites; "
+                         "grade with --suites DIR (the folder of private suites)")
     return folder
