@@ -1,7 +1,7 @@
 """`python -m grader export-student OUT_DIR`: the repository as students get it, without the solutions.
 
 The copy holds the README (without the maintainers' and instructors' parts), requirements.txt, the
-grader with its suites (or without them: --without-suites), the stubs, the guides, the figures and
+grader with its suites (or without grader/suites/: --without-suites), the stubs, the guides, the figures and
 the GitHub Classroom workflow. It leaves out solutions/ and the project's own tests/ (they plant
 mistakes into copies of the solutions), and it checks that no reference implementation is left in it.
 """
@@ -112,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
                      description="Write the student template: this repository without solutions/ and tests/.")
     parser.add_argument("out", metavar="OUT_DIR", help="folder to create (it must not exist, or be empty)")
     parser.add_argument("--without-suites", action="store_true",
-                        help="leave the graded suites out too (grade with --suites DIR: private suites)")
+                        help="leave grader/suites/ out too (then grade with --suites DIR: private suites)")
     return parser
 
 
@@ -130,7 +130,10 @@ def main(argv: list[str]) -> int:
     if leaks:
         shutil.rmtree(out)
         raise RuntimeError("the copy would hold reference code, so it was removed: " + "; ".join(leaks))
-    suites = "without the graded suites" if args.without_suites else "with the grader's suites"
-    sys.stdout.write(f"Wrote the student copy to {out} ({count} files, {suites}, no solutions).\n"
-                     f"Try it: cd {out} && python -m grader   (the stubs score 0/100, with hints)\n")
+    if args.without_suites:
+        sys.stdout.write(f"Wrote the student copy to {out} ({count} files, no solutions, no suites).\n"
+                         f"It grades with private suites: cd {out} && python -m grader --suites DIR\n")
+    else:
+        sys.stdout.write(f"Wrote the student copy to {out} ({count} files, no solutions).\n"
+                         f"Try it: cd {out} && python -m grader   (the stubs score 0/100, with hints)\n")
     return 0

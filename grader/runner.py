@@ -74,7 +74,8 @@ def merge_suites(private: Path, destination: Path) -> Path:
     """grader/suites/ with the private folder's files laid over it (the judge's helpers stay the grader's own
     unless the private folder replaces them)."""
     skip = shutil.ignore_patterns("__pycache__", ".*")
-    shutil.copytree(SUITES_DIR, destination, ignore=skip)
+    if SUITES_DIR.is_dir():  # a student copy may ship without grader/suites/
+        shutil.copytree(SUITES_DIR, destination, ignore=skip)
     shutil.copytree(private, destination, ignore=skip, dirs_exist_ok=True)
     return destination
 

@@ -22,15 +22,14 @@ def tree(folder: Path, under: str) -> dict[str, Path]:
 
 def grader_files(private_suites: Path | None = None, with_suites: bool = True) -> dict[str, Path]:
     """The grader package: grader/... -> source file. `private_suites` are laid over grader/suites/;
-    `with_suites=False` leaves the graded suites (test_*.py) out and keeps the judge's helpers."""
+    `with_suites=False` leaves grader/suites/ out: the suites and the judge with its oracles."""
     files = tree(GRADER_DIR, "grader")
     if private_suites is not None:
         files.update({f"grader/suites/{path.relative_to(private_suites).as_posix()}": path
                       for path in sorted(private_suites.rglob("*"))
                       if _is_shipped(path) and not any(p.startswith(".") for p in path.relative_to(private_suites).parts)})
     if not with_suites:
-        files = {name: path for name, path in files.items()
-                 if not (name.startswith("grader/suites/") and Path(name).name.startswith("test_"))}
+        files = {name: path for name, path in files.items() if not name.startswith("grader/suites/")}
     return files
 
 

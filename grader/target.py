@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.catalog import ALL, Exercise, UsageError
+from grader.catalog import ALL, SUITES_DIR, Exercise, UsageError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NAMED_TARGETS = ("exercises", "solutions")
+JUDGE_FILES = ("conftest.py", "pytest.ini", "_judge.py")  # the judge's core, beside the suites
 EXPECTED_FILES = tuple(f"{e.id}.py" for e in ALL if e.id.startswith("ex")) + ("modules.py",)
 
 
@@ -36,11 +37,14 @@ def resolve_suites(value: str | None, exercises: list[Exercise]) -> Path | None:
         if not any(folder.glob("test_*.py")):
             raise UsageError(f"--suites {value}: {folder} holds no test_*.py suite (give a folder of "
                              "test_<exercise>.py files, or a copy of grader/suites/)")
-    missing = [e.id for e in exercises
-               if not e.suite.is_file() and not (folder is not None and e.suite_in(folder).is_file())]
+    needed = [f"test_{e.id}.py" for e in exercises] + list(JUDGE_FILES)
+    missing = [name for name in needed
+               if not (SUITES_DIR / name).is_file() and not (folder is not None and (folder / name).is_file())]
     if missing:
-        names = ", ".join(f"test_{m}.py" for m in missing)
-        where = f"neither {folder} nor grader/suites/ holds" if folder else "grader/suites/ does not hold"
-        raise UsageError(f"{where} {names}: this copy of the grader ships without its hidden suites; "
-                         "grade with --suites DIR (the folder of private suites)")
+        names = ", ".join(missing)
+        if folder is not None:
+            raise UsageError(f"--suites {value}: neither {folder} nor grader/suites/ holds {names} "
+                             "(a private suites folder is a copy of grader/suites/, helpers included)")
+        raise UsageError(f"grader/suites/ does not hold {names}: this copy of the grader ships without its "
+                         "hidden suites; grade with --suites DIR (the instructor's private suites)")
     return folder
