@@ -153,7 +153,7 @@ def test_workflow_has_classrooms_shape() -> None:
     assert "name: Autograding Tests" in text and "run-autograding-tests:" in text
     assert "classroom-resources/autograding-grading-reporter@v1" in text
     assert "download.pytorch.org/whl/cpu" in text and "cache: pip" in text
-    assert "python -m grader --classroom" in text and "runners: ${{ steps.grader.outputs.runners }}" in text
+    assert "python -m grader --classroom --device cpu --target" in text and "runners: ${{ steps.grader.outputs.runners }}" in text
     yaml = pytest.importorskip("yaml")
     workflow = yaml.safe_load(text)
     steps = workflow["jobs"]["run-autograding-tests"]["steps"]
