@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from grader.catalog import ALL, EXERCISES, UsageError
+from grader.report import _number
 from grader.target import EXPECTED_FILES, REPO_ROOT
 
 DEFAULT_TIME_LIMIT_S = 300.0
@@ -103,10 +104,6 @@ def grade_one(submission: Submission, settings: BatchSettings) -> Outcome:
         return Outcome(submission.student, report=report, seconds=seconds, tests=tests)
     kind = "not gradable" if process.returncode == 2 else f"grader failed (exit {process.returncode})"
     return Outcome(submission.student, error=f"{kind}: {_last_error_line(stderr)}", seconds=seconds)
-
-
-def _number(value: float) -> float | int:
-    return int(value) if float(value).is_integer() else round(value, 3)
 
 
 def grade_rows(outcomes: list[Outcome]) -> list[dict[str, Any]]:

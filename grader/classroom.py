@@ -102,7 +102,8 @@ def write(results: list[ExerciseResult], info: RunInfo, report_text: str, env: M
     """
     check_environment(env)
     encoded = {runner: encode(result) for runner, result in runner_results(results, info).items()}
-    _append(env["GITHUB_OUTPUT"], [f"runners={','.join(encoded)}"] + [f"{runner}={value}" for runner, value in encoded.items()])
+    outputs = [f"runners={','.join(encoded)}"] + [f"{runner}={value}" for runner, value in encoded.items()]
+    _append(env["GITHUB_OUTPUT"], outputs)
     if env.get("GITHUB_ENV"):
         _append(env["GITHUB_ENV"], [f"{runner.upper()}_RESULTS={value}" for runner, value in encoded.items()])
     if env.get("GITHUB_STEP_SUMMARY"):

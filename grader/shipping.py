@@ -25,9 +25,9 @@ def grader_files(private_suites: Path | None = None, with_suites: bool = True) -
     `with_suites=False` leaves grader/suites/ out: the suites and the judge with its oracles."""
     files = tree(GRADER_DIR, "grader")
     if private_suites is not None:
-        files.update({f"grader/suites/{path.relative_to(private_suites).as_posix()}": path
-                      for path in sorted(private_suites.rglob("*"))
-                      if _is_shipped(path) and not any(p.startswith(".") for p in path.relative_to(private_suites).parts)})
+        files.update({f"grader/suites/{name.removeprefix('private/')}": path
+                      for name, path in tree(private_suites, "private").items()
+                      if not any(part.startswith(".") for part in Path(name).parts)})
     if not with_suites:
         files = {name: path for name, path in files.items() if not name.startswith("grader/suites/")}
     return files

@@ -153,7 +153,8 @@ def test_workflow_has_classrooms_shape() -> None:
     assert "name: Autograding Tests" in text and "run-autograding-tests:" in text
     assert "classroom-resources/autograding-grading-reporter@v1" in text
     assert "download.pytorch.org/whl/cpu" in text and "cache: pip" in text
-    assert "python -m grader --classroom --device cpu --target" in text and "runners: ${{ steps.grader.outputs.runners }}" in text
+    assert "python -m grader --classroom --device cpu --target" in text
+    assert "runners: ${{ steps.grader.outputs.runners }}" in text
     yaml = pytest.importorskip("yaml")
     workflow = yaml.safe_load(text)
     steps = workflow["jobs"]["run-autograding-tests"]["steps"]
@@ -256,7 +257,8 @@ def test_zip_holds_the_scripts_at_its_root_and_the_grader(autograder_zip: Path) 
         modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
         setup = archive.read("setup.sh").decode()
         run = archive.read("run_autograder").decode()
-    assert {"setup.sh", "run_autograder", "requirements.txt", "grader/__main__.py", "grader/suites/conftest.py"} <= names
+    assert {"setup.sh", "run_autograder", "requirements.txt", "grader/__main__.py"} <= names
+    assert {"grader/suites/conftest.py", "grader/suites/_judge.py"} <= names
     assert {f"grader/suites/test_{e}.py" for e in ("ex1_rnn_cell", "ex5_vanishing", "integration")} <= names
     assert not any(n.startswith(("solutions/", "exercises/", "tests/")) or "__pycache__" in n for n in names)
     assert modes["setup.sh"] & stat.S_IXUSR and modes["run_autograder"] & stat.S_IXUSR
@@ -277,7 +279,8 @@ def run_autograder(autograder_zip: Path, root: Path) -> dict[str, Any]:
 
 
 def test_run_autograder_grades_a_repository_submission(autograder_zip: Path, tmp_path: Path) -> None:
-    shutil.copytree(REPO / "solutions", tmp_path / "submission" / "exercises", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "solutions", tmp_path / "submission" / "exercises",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     results = run_autograder(autograder_zip, tmp_path)
     check_gradescope_results(results)
     assert results["score"] == 100 and all(t["status"] == "passed" for t in results["tests"])
@@ -290,3 +293,16 @@ def test_run_autograder_explains_an_empty_submission(autograder_zip: Path, tmp_p
     check_gradescope_results(results)
     assert results["score"] == 0 and results["tests"] == []
     assert "holds none of the exercise files" in results["output"] and "Submit ex1_rnn_cell.py" in results["output"]
+
+
+def test_zip_with_private_suites_ships_them_instead(tmp_path: Path) -> None:
+    private = tmp_path / "private"
+    (private / ".git").mkdir(parents=True)
+    (private / ".git" / "config").write_text("[core]\n", encoding="utf-8")
+    (private / "test_ex4_gru.py").write_text("# the instructor's own ex4 suite\n", encoding="utf-8")
+    run = run_grader("gradescope-zip", str(tmp_path / "autograder.zip"), "--suites", str(private))
+    assert run.returncode == 0, run.stderr
+    with zipfile.ZipFile(tmp_path / "autograder.zip") as archive:
+        assert archive.read("grader/suites/test_ex4_gru.py").decode() == "# the instructor's own ex4 suite\n"
+        assert "grader/suites/test_ex3_lstm.py" in archive.namelist()
+        assert not any(".git" in name for name in archive.namelist())
