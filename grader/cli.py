@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     instructors.add_argument("--gradescope", metavar="PATH",
                              help="also write Gradescope's results.json here")
     instructors.add_argument("--suites", metavar="DIR",
-                             help="private suites: DIR's test_<exercise>.py files replace those in grader/suites/")
+                             help="private suites: DIR's files replace those of the same name in grader/suites/")
     return parser
 
 
