@@ -28,7 +28,11 @@ class Exercise:
 
     @property
     def suite(self) -> Path:
-        return SUITES_DIR / f"test_{self.id}.py"
+        return self.suite_in(SUITES_DIR)
+
+    def suite_in(self, suites_dir: Path) -> Path:
+        """This exercise's hidden suite in a suites folder (grader/suites/ or a private copy)."""
+        return suites_dir / f"test_{self.id}.py"
 
     @property
     def topic(self) -> str:

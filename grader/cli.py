@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import json
 import locale
 import os
@@ -14,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from grader import catalog, report, runner, scoring, watch
+from grader import catalog, classroom, gradescope, report, runner, scoring, watch
 from grader.catalog import UsageError
-from grader.target import resolve_target
+from grader.target import resolve_suites, resolve_target
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_GRADER = 0, 1, 2, 3
 
@@ -24,6 +25,9 @@ EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_GRADER = 0, 1, 2, 3
 # Each module has `main(argv: list[str]) -> int` and is imported only when its command is run.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "plot": ("plot", "plot vanishing: see vanishing gradients with your exercise 5 code (PNG, or text)"),
+    "gradescope-zip": ("gradescope_zip", "build the autograder zip to upload to Gradescope"),
+    "export-student": ("export_student", "write a student copy of this repository, without the solutions"),
+    "batch": ("batch", "grade a folder of submissions in parallel: grades.csv and per-test pass rates"),
 }
 
 
@@ -40,6 +44,9 @@ class Options:
     memory_mib: int
     verbose: bool
     watch: bool
+    classroom: bool = False
+    gradescope_path: str | None = None
+    suites: Path | None = None  # --suites DIR: private suites laid over grader/suites/
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="memory limit of the process running the graded code, in MiB (default: 2048)")
     parser.add_argument("--verbose", "-v", action="store_true", help="list every test, passed ones too")
     parser.add_argument("--watch", action="store_true", help="grade again every time a file is saved (Ctrl-C stops)")
+    instructors = parser.add_argument_group("for instructors")
+    instructors.add_argument("--classroom", action="store_true",
+                             help="also write GitHub Classroom's runner results to $GITHUB_OUTPUT (and $GITHUB_ENV)")
+    instructors.add_argument("--gradescope", metavar="PATH",
+                             help="also write Gradescope's results.json here")
+    instructors.add_argument("--suites", metavar="DIR",
+                             help="private suites: DIR's files replace those of the same name in grader/suites/")
     return parser
 
 
@@ -122,11 +136,11 @@ def _locale_language() -> str:
     return "zh" if code.lower().startswith("zh") else "en"
 
 
-def _check_json_path(path: str | None) -> None:
+def _check_output_path(option: str, path: str | None) -> None:
     if path and path != "-":
         parent = Path(path).expanduser().resolve().parent
         if not parent.is_dir():
-            raise UsageError(f"--json {path}: folder {parent} does not exist", f"--json {path}：文件夹 {parent} 不存在")
+            raise UsageError(f"{option} {path}: folder {parent} does not exist", f"{option} {path}：文件夹 {parent} 不存在")
 
 
 def _check_device(device: str) -> None:
@@ -149,7 +163,15 @@ def parse_options(argv: list[str]) -> Options:
     args = _parser().parse_args(argv)
     exercises = catalog.select(args.exercises)
     target = resolve_target(args.target)
-    _check_json_path(args.json)
+    _check_output_path("--json", args.json)
+    _check_output_path("--gradescope", args.gradescope)
+    if args.gradescope == "-":
+        raise UsageError("--gradescope needs a file path (Gradescope reads /autograder/results/results.json)")
+    if args.classroom:
+        classroom.check_environment(os.environ)
+    if args.watch and (args.classroom or args.gradescope):
+        raise UsageError("--watch cannot be combined with --classroom or --gradescope")
+    suites = resolve_suites(args.suites, exercises)
     _check_device(args.device)
     return Options(
         exercises=exercises,
@@ -163,6 +185,9 @@ def parse_options(argv: list[str]) -> Options:
         memory_mib=args.memory,
         verbose=args.verbose,
         watch=args.watch,
+        classroom=args.classroom,
+        gradescope_path=args.gradescope,
+        suites=suites,
     )
 
 
@@ -170,7 +195,7 @@ def grade(options: Options) -> int:
     started = time.monotonic()
     plan = runner.RunPlan(exercises=options.exercises, target=options.target, device=options.device,
                           seed=options.seed, test_timeout_s=options.test_timeout_s,
-                          memory_mib=options.memory_mib)
+                          memory_mib=options.memory_mib, private_suites=options.suites)
     progress = report.ProgressLine(sys.stderr, options.lang)
     try:
         run = runner.run_suites(plan, on_progress=progress.update)
@@ -196,6 +221,7 @@ def grade(options: Options) -> int:
             sys.stdout.write(text + "\n")
         else:
             Path(options.json_path).expanduser().write_text(text + "\n", encoding="utf-8")
+    _write_platform_reports(options, results, info)
     all_passed = all(t.status == "passed" for r in results for t in r.tests)
     return EXIT_PASSED if all_passed else EXIT_FAILED
 
@@ -242,6 +268,22 @@ def _report_usage_error(command: str, error: UsageError, argv: list[str]) -> int
     else:
         sys.stderr.write(f"{command}: error: {error}\n(see {command} --help)\n")
     return EXIT_USAGE
+
+
+class _TextBuffer(io.StringIO):
+    encoding = "utf-8"  # the report may use its Unicode marks: both platforms show UTF-8 text
+
+
+def _write_platform_reports(options: Options, results: list[scoring.ExerciseResult], info: report.RunInfo) -> None:
+    """GitHub Classroom's runner results and Gradescope's results.json, from the same scored results."""
+    if not (options.classroom or options.gradescope_path):
+        return
+    text = _TextBuffer()
+    report.render_text(results, info, text, color=False, verbose=False)
+    if options.classroom:
+        classroom.write(results, info, text.getvalue(), os.environ)
+    if options.gradescope_path:
+        gradescope.write(options.gradescope_path, results, info, text.getvalue())
 
 
 def _run_subcommand(name: str, argv: list[str]) -> int:

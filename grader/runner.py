@@ -10,8 +10,10 @@ left behind is killed: nothing of the learner's can write it afterwards.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -41,6 +43,8 @@ class RunPlan:
     seed: int
     test_timeout_s: float = 30.0
     memory_mib: int = 2048
+    private_suites: Path | None = None  # --suites DIR: its files are laid over grader/suites/
+    suites_dir: Path = SUITES_DIR  # where the judge runs; a temporary merged copy with private suites
 
     @property
     def round_timeout_s(self) -> float:
@@ -68,6 +72,24 @@ class _Round:
 
 def run_suites(plan: RunPlan, on_progress: Progress | None = None) -> SuiteRun:
     """Every selected test's record; `on_progress(finished, total)` is called while tests run."""
+    if plan.private_suites is None:
+        return _run_rounds(plan, on_progress)
+    with tempfile.TemporaryDirectory(prefix="rnn-grader-suites-") as tmp:
+        merged = merge_suites(plan.private_suites, Path(tmp) / "suites")
+        return _run_rounds(dataclasses.replace(plan, suites_dir=merged), on_progress)
+
+
+def merge_suites(private: Path, destination: Path) -> Path:
+    """grader/suites/ with the private folder's files laid over it (the judge's helpers stay the grader's own
+    unless the private folder replaces them)."""
+    skip = shutil.ignore_patterns("__pycache__", ".*")
+    if SUITES_DIR.is_dir():  # a student copy may ship without grader/suites/
+        shutil.copytree(SUITES_DIR, destination, ignore=skip)
+    shutil.copytree(private, destination, ignore=skip, dirs_exist_ok=True)
+    return destination
+
+
+def _run_rounds(plan: RunPlan, on_progress: Progress | None) -> SuiteRun:
     set_aside: dict[str, dict[str, Any]] = {}
     manifest: list[dict[str, Any]] | None = None
     for _ in range(MAX_ROUNDS):
@@ -125,8 +147,8 @@ def _aborted_record(nodeid: str, manifest: list[dict[str, Any]], result: _Round 
 
 def _pytest_command(plan: RunPlan, report: Path, deselect: list[str]) -> list[str]:
     command = [
-        sys.executable, "-m", "pytest", *(str(e.suite) for e in plan.exercises),
-        "-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(SUITES_DIR),
+        sys.executable, "-m", "pytest", *(str(e.suite_in(plan.suites_dir)) for e in plan.exercises),
+        "-c", str(plan.suites_dir / "pytest.ini"), "--rootdir", str(plan.suites_dir),
         "-p", "pytest_jsonreport.plugin", "--json-report", f"--json-report-file={report}",
         "--json-report-omit", "collectors", "log", "streams", "warnings", "keywords",
         "-q", "--no-header", "-p", "no:cacheprovider",
@@ -197,7 +219,7 @@ def _run_round(plan: RunPlan, deselect: list[str], on_progress: Progress | None)
         report_file = workdir / "report.json"
         with open(workdir / "judge.err", "wb") as errors:
             process = subprocess.Popen(
-                _pytest_command(plan, report_file, deselect), cwd=SUITES_DIR, env=_judge_environment(plan, workdir),
+                _pytest_command(plan, report_file, deselect), cwd=plan.suites_dir, env=_judge_environment(plan, workdir),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
             )
             returncode = _wait(process, plan.round_timeout_s, workdir, on_progress)

@@ -8,6 +8,7 @@ from typing import Any
 from grader.catalog import Exercise
 
 STATUSES = ("passed", "failed", "error", "timeout", "skipped")
+VISIBILITIES = ("visible", "hidden")
 
 GENERIC_HINT = {
     "en": "This check did not pass; run it again with --seed {seed} to reproduce it.",
@@ -86,6 +87,7 @@ def score_test(record: dict[str, Any], lang: str, seed: int) -> TestResult:
         max_score=points,
         hint=hint,
         output=safe_output(meta.get("output")),
+        visibility=meta.get("visibility") if meta.get("visibility") in VISIBILITIES else "visible",
     )
 
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.catalog import ALL, UsageError
+from grader.catalog import ALL, SUITES_DIR, Exercise, UsageError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NAMED_TARGETS = ("exercises", "solutions")
+JUDGE_FILES = ("conftest.py", "pytest.ini", "_judge.py")  # the judge's core, beside the suites
 EXPECTED_FILES = tuple(f"{e.id}.py" for e in ALL if e.id.startswith("ex")) + ("modules.py",)
 
 
@@ -24,4 +25,28 @@ def resolve_target(value: str) -> Path:
             f"--target {value}: {folder} holds none of the exercise files ({', '.join(EXPECTED_FILES)})",
             f"--target {value}：{folder} 中没有任何练习文件（{', '.join(EXPECTED_FILES)}）",
         )
+    return folder
+
+
+def resolve_suites(value: str | None, exercises: list[Exercise]) -> Path | None:
+    """The folder given by --suites (laid over grader/suites/), or None; every selected exercise needs a suite."""
+    folder = None
+    if value is not None:
+        folder = Path(value).expanduser()
+        if not folder.is_dir():
+            raise UsageError(f"--suites {value}: no such folder")
+        folder = folder.resolve()
+        if not any(folder.glob("test_*.py")):
+            raise UsageError(f"--suites {value}: {folder} holds no test_*.py suite (give a folder of "
+                             "test_<exercise>.py files, or a copy of grader/suites/)")
+    needed = [f"test_{e.id}.py" for e in exercises] + list(JUDGE_FILES)
+    missing = [name for name in needed
+               if not (SUITES_DIR / name).is_file() and not (folder is not None and (folder / name).is_file())]
+    if missing:
+        names = ", ".join(missing)
+        if folder is not None:
+            raise UsageError(f"--suites {value}: neither {folder} nor grader/suites/ holds {names} "
+                             "(a private suites folder is a copy of grader/suites/, helpers included)")
+        raise UsageError(f"grader/suites/ does not hold {names}: this copy of the grader ships without its "
+                         "hidden suites; grade with --suites DIR (the instructor's private suites)")
     return folder

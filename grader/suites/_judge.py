@@ -53,9 +53,10 @@ class Text:
     zh: str
 
 
-def graded(points: float, en: str, zh: str) -> Any:
-    """Marks a test as graded: its points and its name in both languages."""
-    return pytest.mark.graded(points=points, en=en, zh=zh)
+def graded(points: float, en: str, zh: str, visibility: str = "visible") -> Any:
+    """Marks a test as graded: its points, its name in both languages, and whether learners see it before
+    grades are published ("visible") or only after ("hidden": Gradescope's after_published)."""
+    return pytest.mark.graded(points=points, en=en, zh=zh, visibility=visibility)
 
 
 # --------------------------------------------------------------------------

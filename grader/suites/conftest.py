@@ -159,6 +159,7 @@ def describe(item: pytest.Item) -> dict[str, Any]:
         "points": marker.kwargs["points"],
         "name_en": marker.kwargs["en"],
         "name_zh": marker.kwargs["zh"],
+        "visibility": marker.kwargs.get("visibility", "visible"),
     }
 
 

@@ -1,0 +1,189 @@
+"""export-student (a student copy that grades and holds no solution) and batch (a folder of submissions)."""
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SOLUTIONS, plant, run_grader
+from grader.export_student import find_reference_code
+
+WRONG_LSTM_CELL = """
+def lstm_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    h, c = state
+    i, f, g, o = lstm_gates(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
+    c_next = f * c + i * g
+    return o * c_next, c_next
+"""
+
+
+def grade_in(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """`python -m grader ARGS --json -` run inside `folder` (a copy of the repository)."""
+    env = {**os.environ, "LANG": "C.UTF-8"}
+    env.pop("LC_ALL", None)
+    return subprocess.run([sys.executable, "-m", "grader", *args, "--json", "-"], cwd=folder, capture_output=True,
+                          text=True, timeout=600, env=env, stdin=subprocess.DEVNULL)
+
+
+# --- export-student -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def student_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("export") / "rnn-template"
+    run = run_grader("export-student", str(out))
+    assert run.returncode == 0, run.stderr
+    return out
+
+
+def solution_bodies() -> dict[str, str]:
+    """'solutions/FILE:NAME' -> the source lines of that reference function's body, docstring left out."""
+    bodies = {}
+    for path in sorted(SOLUTIONS.glob("ex*.py")):
+        source = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef):
+                body = node.body[1:] if isinstance(node.body[0], ast.Expr) else node.body
+                lines = source.splitlines()[body[0].lineno - 1:body[-1].end_lineno]
+                bodies[f"{path.name}:{node.name}"] = "\n".join(line.strip() for line in lines if line.strip())
+    return bodies
+
+
+def test_student_copy_has_no_solutions_and_no_tests(student_copy: Path) -> None:
+    assert not (student_copy / "solutions").exists() and not (student_copy / "tests").exists()
+    for name in ("README.md", "requirements.txt", "grader/cli.py", "grader/suites/conftest.py",
+                 "exercises/ex3_lstm.py", "exercises/modules.py", "guides/en/ex3_lstm.md", "guides/zh/ex3_lstm.md",
+                 "img/lstm_cell.svg", ".github/workflows/classroom.yml"):
+        assert (student_copy / name).is_file(), name
+
+
+def test_no_reference_code_anywhere_in_the_student_copy(student_copy: Path) -> None:
+    bodies = solution_bodies()
+    assert len(bodies) >= 13
+    for path in student_copy.rglob("*"):
+        if path.is_file() and path.suffix in {".py", ".md", ".yml", ".txt", ".ini"}:
+            text = "\n".join(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+            assert not re.search(r"^(import|from) solutions\b", text, re.MULTILINE), path
+            for where, body in bodies.items():
+                assert body not in text, f"{path} holds the body of solutions/{where}"
+    assert find_reference_code(student_copy) == []
+
+
+def test_the_leak_check_finds_copied_and_imported_solutions(tmp_path: Path) -> None:
+    source = (SOLUTIONS / "ex4_gru.py").read_text(encoding="utf-8")
+    function = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == "gru_cell")
+    renamed = ast.get_source_segment(source, function).replace("def gru_cell", "def oracle_cell", 1)
+    (tmp_path / "helpers.py").write_text(renamed + "\n", encoding="utf-8")
+    (tmp_path / "loader.py").write_text("from solutions.ex3_lstm import lstm_cell\n", encoding="utf-8")
+    leaks = find_reference_code(tmp_path)
+    assert "helpers.py:oracle_cell is solutions/ex4_gru.py:gru_cell" in leaks
+    assert "loader.py: imports the solutions" in leaks
+
+
+def test_student_copy_grades_the_stubs_zero_with_hints(student_copy: Path) -> None:
+    done = grade_in(student_copy, "--seed", "5")
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["score"] == 0 and report["max_score"] == 100
+    tests = [t for e in report["exercises"] for t in e["tests"]]
+    assert tests and all(t["status"] != "passed" and "not implemented yet" in t["hint"] for t in tests)
+
+
+def test_student_readme_keeps_the_two_commands_and_drops_maintainers_parts(student_copy: Path) -> None:
+    readme = (student_copy / "README.md").read_text(encoding="utf-8")
+    assert "python -m pip install -r requirements.txt && python -m grader" in readme
+    assert "## Instructors" not in readme and "python -m pytest" not in readme and "<!--" not in readme
+    assert "solutions/   reference" not in readme and "## Guides" in readme
+
+
+def test_student_copy_without_suites_grades_only_with_private_suites(tmp_path: Path) -> None:
+    out = tmp_path / "template"
+    assert run_grader("export-student", str(out), "--without-suites").returncode == 0
+    assert not (out / "grader" / "suites").exists()
+    done = grade_in(out)
+    assert done.returncode == 2 and "--suites DIR" in done.stderr and "Traceback" not in done.stderr
+    done = grade_in(out, "ex4", "--seed", "2", "--suites", str(REPO / "grader" / "suites"))
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["max_score"] == 20 and report["score"] == 0
+
+
+def test_export_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine", encoding="utf-8")
+    run = run_grader("export-student", str(tmp_path))
+    assert run.returncode == 2 and "not an empty folder" in run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+# --- batch --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def batch_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
+    root = tmp_path_factory.mktemp("batch")
+    submissions = root / "submissions"
+    plant(submissions / "alice" / "exercises", "ex1_rnn_cell.py", "")  # a whole repository: exercises/ inside
+    plant(submissions / "bob", "ex3_lstm.py", WRONG_LSTM_CELL)  # just the files
+    (submissions / "carol").mkdir()  # an empty folder
+    run = run_grader("batch", str(submissions), "--out", str(root / "grades"), "--seed", "8", "--workers", "2")
+    return subprocess.CompletedProcess([], run.returncode, run.stdout, run.stderr), root / "grades"
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as file:
+        return list(csv.DictReader(file))
+
+
+def test_batch_writes_grades_csv(batch_run) -> None:
+    done, grades = batch_run
+    assert done.returncode == 1, done.stderr  # carol could not be graded
+    rows = {row["student"]: row for row in read_csv(grades / "grades.csv")}
+    assert list(rows) == ["alice", "bob", "carol"]
+    assert rows["alice"]["total"] == "100" and rows["alice"]["integration"] == "3/3" and rows["alice"]["error"] == ""
+    assert rows["bob"]["total"] == "90" and rows["bob"]["ex3_lstm"] == "10" and rows["bob"]["ex4_gru"] == "20"
+    assert rows["carol"]["total"] == "" and "holds none of the exercise files" in rows["carol"]["error"]
+    assert "not graded: carol" in done.stdout
+
+
+def test_batch_keeps_each_report_and_a_summary(batch_run) -> None:
+    _, grades = batch_run
+    bob = json.loads((grades / "reports" / "bob.json").read_text(encoding="utf-8"))
+    assert bob["score"] == 90 and bob["seed"] == 8
+    assert not (grades / "reports" / "carol.json").exists()
+    summary = json.loads((grades / "summary.json").read_text(encoding="utf-8"))
+    assert summary["submissions"] == 3 and summary["graded"] == 2 and summary["seed"] == 8
+    assert summary["submissions_per_minute"] > 0
+
+
+def test_batch_pass_rates_put_the_common_mistake_first(batch_run) -> None:
+    done, grades = batch_run
+    rates = read_csv(grades / "pass_rates.csv")
+    first = {row["test"]: row for row in rates[:3]}
+    assert set(first) == {"ex3_lstm::cell_values", "ex3_lstm::cell_gradients", "integration::bilstm"}
+    assert all((row["passed"], row["graded"], row["pass_rate"]) == ("1", "2", "0.5") for row in first.values())
+    assert {row["pass_rate"] for row in rates[3:]} == {"1.0"}
+    assert "50%" in done.stdout and "ex3_lstm::cell_values" in done.stdout
+
+
+def test_batch_time_limit_gives_a_row_not_a_crash(tmp_path: Path) -> None:
+    plant(tmp_path / "submissions" / "dave", "ex1_rnn_cell.py", "")
+    run = run_grader("batch", str(tmp_path / "submissions"), "--out", str(tmp_path / "grades"), "--time-limit", "0.5")
+    assert run.returncode == 1, run.stderr
+    (row,) = read_csv(tmp_path / "grades" / "grades.csv")
+    assert row["student"] == "dave" and row["error"] == "timed out after 0.5 s" and row["total"] == ""
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda root: root / "missing", "no such folder"),
+    (lambda root: root, "holds no submission folders"),
+])
+def test_batch_bad_input_is_a_usage_error(tmp_path: Path, make, words: str) -> None:
+    run = run_grader("batch", str(make(tmp_path)), "--out", str(tmp_path / "grades"))
+    assert run.returncode == 2 and words in run.stderr and "Traceback" not in run.stderr
