@@ -21,9 +21,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, BinaryIO, Callable
 
-from grader import reaper
+from grader import reaper, seal
 from grader.catalog import SUITES_DIR, Exercise
 from grader.target import REPO_ROOT
 
@@ -68,6 +68,7 @@ class _Round:
     finished: set[str]
     returncode: int | None  # None: killed at the round's time limit
     stderr: str
+    tampered: bool = False  # a report was there, but not the judge's (its seal did not match)
 
 
 def run_suites(plan: RunPlan, on_progress: Progress | None = None) -> SuiteRun:
@@ -92,6 +93,7 @@ def merge_suites(private: Path, destination: Path) -> Path:
 def _run_rounds(plan: RunPlan, on_progress: Progress | None) -> SuiteRun:
     set_aside: dict[str, dict[str, Any]] = {}
     manifest: list[dict[str, Any]] | None = None
+    tampered_rounds = 0
     for _ in range(MAX_ROUNDS):
         result = _run_round(plan, sorted(set_aside), on_progress)
         manifest = result.manifest or manifest
@@ -101,10 +103,15 @@ def _run_rounds(plan: RunPlan, on_progress: Progress | None) -> SuiteRun:
                                     + result.stderr[-2000:])
             return SuiteRun(tests=result.report["tests"] + list(set_aside.values()),
                             judge=result.report.get("grader", {}))
+        if result.tampered:
+            tampered_rounds += 1
+            continue  # another process wrote the report: grade again
         culprit = _culprit(result)
         if culprit is None or manifest is None:
             raise GraderFailure("the test process failed before running any test:\n" + result.stderr[-2000:])
         set_aside[culprit] = _aborted_record(culprit, manifest, result)
+    if tampered_rounds == MAX_ROUNDS:
+        raise GraderFailure("every report of the judge was overwritten by another process")
     # Out of rounds: whatever never finished is reported as aborted.
     assert manifest is not None
     tests = [set_aside.get(m["nodeid"]) or _aborted_record(m["nodeid"], manifest, None) for m in manifest]
@@ -212,22 +219,32 @@ def _wait(process: subprocess.Popen, timeout_s: float, workdir: Path, on_progres
                     on_progress(len(_read_progress(workdir / "progress.log")[1]), total)
 
 
+def _start_judge(plan: RunPlan, report_file: Path, deselect: list[str], workdir: Path, key: bytes,
+                 errors: BinaryIO) -> subprocess.Popen:
+    key_fd = seal.key_pipe(key)
+    try:
+        return subprocess.Popen(
+            _pytest_command(plan, report_file, deselect), cwd=plan.suites_dir,
+            env={**_judge_environment(plan, workdir), "GRADER_KEY_FD": str(key_fd)}, pass_fds=(key_fd,),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
+        )
+    finally:
+        os.close(key_fd)
+
+
 def _run_round(plan: RunPlan, deselect: list[str], on_progress: Progress | None) -> _Round:
     reaper.adopt_orphans()
+    key = seal.new_key()
     with tempfile.TemporaryDirectory(prefix="rnn-grader-") as tmp:
         workdir = Path(tmp)
         report_file = workdir / "report.json"
         with open(workdir / "judge.err", "wb") as errors:
-            process = subprocess.Popen(
-                _pytest_command(plan, report_file, deselect), cwd=plan.suites_dir, env=_judge_environment(plan, workdir),
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
-            )
+            process = _start_judge(plan, report_file, deselect, workdir, key, errors)
             returncode = _wait(process, plan.round_timeout_s, workdir, on_progress)
         reaper.kill_descendants()
         stderr = (workdir / "judge.err").read_text(encoding="utf-8", errors="replace")
         started, finished = _read_progress(workdir / "progress.log")
         report = _read_json(report_file) if returncode is not None else None
-        if report is not None and not isinstance(report.get("tests"), list):
-            report = None
-        return _Round(report=report, manifest=_read_json(workdir / "manifest.json"), started=started,
-                      finished=finished, returncode=returncode, stderr=stderr)
+        tampered = report is not None and not (isinstance(report.get("tests"), list) and seal.verify(key, report))
+        return _Round(report=None if tampered else report, manifest=_read_json(workdir / "manifest.json"),
+                      started=started, finished=finished, returncode=returncode, stderr=stderr, tampered=tampered)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -271,3 +273,34 @@ for _pid in open({str(pids)!r}).read().split():
     run = grade("ex1", "ex3", "--target", str(target), "--seed", "5", "--timeout", "20")
     assert run.returncode == 0, run.report
     assert run.report["score"] == 40
+
+
+FORGER = """
+import glob, json, os, sys, time
+forged, seen, end = 0, set(), time.time() + 120
+while forged < 2 and time.time() < end:
+    for path in glob.glob("/tmp/rnn-grader-*/report.json"):
+        if path not in seen:
+            seen.add(path)
+            with open(path, "w") as file:
+                json.dump({"exitcode": 0, "tests": [], "grader": {"seal": "0" * 64}}, file)
+            forged += 1
+            with open(sys.argv[1], "w") as file:
+                file.write(str(forged))
+    time.sleep(0.0005)
+"""
+
+
+def test_a_report_written_by_another_process_is_refused(tmp_path: Path) -> None:
+    """Another process (another submission's daemon in a batch) overwrites the judge's report: it is refused
+    (its seal does not match) and the grader grades again."""
+    count = tmp_path / "forged"
+    forger = subprocess.Popen([sys.executable, "-c", FORGER, str(count)])
+    try:
+        run = grade("ex1", "--target", "solutions", "--seed", "5")
+    finally:
+        forger.kill()
+        forger.wait()
+    assert int(count.read_text()) >= 1
+    assert run.returncode == 0, run.stderr
+    assert run.report["score"] == 20

@@ -14,8 +14,11 @@ from typing import Any, Iterator
 
 import pytest
 
-from grader import reaper
+from grader import reaper, seal
 from _remote import Sandbox
+
+# The key that seals this process's report; read before anything of the learner's starts.
+REPORT_KEY = seal.read_key(os.environ.pop("GRADER_KEY_FD", None))
 
 # Processes the learner's code leaves orphaned become this process's children, to be killed at the end.
 reaper.adopt_orphans()
@@ -188,3 +191,4 @@ def pytest_json_modifyreport(json_report: dict[str, Any]) -> None:
         "torch": torch.__version__,
         "sandbox_restarts": SANDBOX.restarts,
     }
+    json_report["grader"]["seal"] = seal.sign(REPORT_KEY, json_report)
