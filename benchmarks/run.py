@@ -14,13 +14,12 @@ Runs, as subprocesses from the repository root and interleaved round by round
      environment, but without the grader around it
 
 then grades a folder of generated submissions (copies of solutions/, every other
-one with a planted mistake) with `python -m grader batch DIR` where that command
-exists, else one `python -m grader --target SUB` after another (and says so).
+one with a planted mistake) with `python -m grader batch DIR`.
 Prints a table of medians, minima, ratios to the floor and peak memory, and the
 goals met or not, and writes them with the machine's description to --out.
 
-Standard library only; the grader's internals are used in two small functions,
-`bare_pytest_invocation` and `batch_command`, and nowhere else.
+Standard library only; the grader's internals are used in one small function,
+`bare_pytest_invocation`, and nowhere else.
 """
 from __future__ import annotations
 
@@ -151,41 +150,10 @@ def check_exercise(token: str) -> None:
         sys.path.remove(str(REPO))
 
 
-def grader_subcommands() -> set[str]:
-    """Names listed under "Other commands" in `python -m grader --help`."""
-    done = subprocess.run([sys.executable, "-m", "grader", "--help"], cwd=REPO, capture_output=True, text=True,
-                          env=base_environment(), timeout=120)
-    return listed_commands(done.stdout)
-
-
-def listed_commands(help_text: str) -> set[str]:
-    """The first word of each indented line under "Other commands ..." in a --help text."""
-    names, listing = set(), False
-    for line in help_text.splitlines():
-        if line.startswith("Other commands"):
-            listing = True
-        elif listing and line.startswith("  ") and line.split():
-            names.add(line.split()[0])
-        elif listing and line.strip():
-            listing = False
-    return names
-
-
-def batch_command(folder: Path, device: str, seed: int) -> list[str] | None:
-    """`python -m grader batch FOLDER [--device D] [--seed S]` where that command exists, else None.
-
-    The options are passed only if `python -m grader batch --help` lists them.
-    """
-    if "batch" not in grader_subcommands():
-        return None
-    done = subprocess.run([sys.executable, "-m", "grader", "batch", "--help"], cwd=REPO, capture_output=True,
-                          text=True, env=base_environment(), timeout=120)
-    argv = [sys.executable, "-m", "grader", "batch", str(folder)]
-    if "--device" in done.stdout:
-        argv += ["--device", device]
-    if "--seed" in done.stdout:
-        argv += ["--seed", str(seed)]
-    return argv
+def batch_command(folder: Path, device: str, seed: int, out: Path) -> list[str]:
+    """`python -m grader batch FOLDER`, everyone graded on the same device and seed."""
+    return [sys.executable, "-m", "grader", "batch", str(folder), "--device", device, "--seed", str(seed),
+            "--out", str(out)]
 
 
 def commands(one: str, device: str, seed: int) -> list[Command]:
@@ -343,7 +311,6 @@ class BatchResult:
     shown: str
     count: int
     measurement: Measurement
-    sequential: bool = False  # no batch command: `shown` was run once for each SUB in $TMP/submissions
 
     @property
     def per_minute(self) -> float:
@@ -354,32 +321,12 @@ def run_batch(count: int, device: str, seed: int, timeout_s: float) -> BatchResu
     with tempfile.TemporaryDirectory(prefix="rnn-bench-batch-") as tmp:
         root = Path(tmp)
         folder = root / "submissions"
-        submissions = make_submissions(folder, count)
-        argv = batch_command(folder, device, seed)
-        if argv is not None:
-            invocation = Invocation(argv, base_environment(), REPO, ok_codes=(0, 1))
-            measurement = measure(invocation, root, timeout_s * count)
-            return BatchResult(f"python -m grader batch ({count} submissions)", show(invocation, root), count,
-                               measurement)
-        return _sequential_batch(submissions, root, device, seed, timeout_s)
-
-
-def _sequential_batch(submissions: list[Path], root: Path, device: str, seed: int, timeout_s: float) -> BatchResult:
-    """No batch command: one `python -m grader --target SUB --json FILE` after another."""
-    total = Measurement(0.0, 0, 0)
-    shown = ""
-    for submission in submissions:
-        report = root / f"{submission.name}.json"
-        invocation = Invocation([sys.executable, "-m", "grader", "--target", str(submission), "--json", str(report),
-                                 "--device", device, "--seed", str(seed)], base_environment(), REPO, (0, 1))
-        one = measure(invocation, root, timeout_s)
-        if not report.is_file():
-            raise BenchmarkError(f"{shlex.join(invocation.argv)} wrote no JSON report")
-        total = Measurement(total.wall_s + one.wall_s, max(total.tree_rss_bytes, one.tree_rss_bytes),
-                            max(total.largest_process_bytes, one.largest_process_bytes))
-        shown = shown or show(invocation, root).replace(submission.name, "SUB")
-    label = f"sequential python -m grader, no batch command ({len(submissions)} submissions)"
-    return BatchResult(label, shown, len(submissions), total, sequential=True)
+        make_submissions(folder, count)
+        invocation = Invocation(batch_command(folder, device, seed, root / "grades"), base_environment(), REPO,
+                                ok_codes=(0, 1))
+        measurement = measure(invocation, root, timeout_s * count)
+        return BatchResult(f"python -m grader batch ({count} submissions)", show(invocation, root), count,
+                           measurement)
 
 
 def show(invocation: Invocation, scratch: Path) -> str:
@@ -534,8 +481,7 @@ def render_results(facts: dict[str, str], when: str, device: str, load: tuple[tu
         note = f" ({item.note})" if item.note else ""
         lines += [f"- {item.command.label}{note}:", f"  `{item.shown}`"]
     if batch is not None:
-        each = ", once for each SUB in $TMP/submissions" if batch.sequential else ""
-        lines += [f"- {batch.label}, every other one with a planted mistake{each}:", f"  `{batch.shown}`"]
+        lines += [f"- {batch.label}, every other one with a planted mistake:", f"  `{batch.shown}`"]
     return "\n".join(lines) + "\n"
 
 
