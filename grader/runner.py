@@ -169,6 +169,10 @@ def _judge_environment(plan: RunPlan, workdir: Path) -> dict[str, str]:
     # The judge may cache the suites' compiled code (the sandbox never writes any beside the learner's files).
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRADER_", "PYTHONDONTWRITEBYTECODE"))}
     env.update(
+        # The graded tensors are tiny: one thread each for the judge and the sandbox. More only spin
+        # and compete for the cores (a grade took 40% longer with torch's default threads on 2 cores).
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
         PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
         GRADER_TARGET=str(plan.target),
         GRADER_SEED=str(plan.seed),
