@@ -52,13 +52,15 @@ def _signal_name(number: int) -> str:
 class Sandbox:
     """One sandbox process at a time, started on demand and replaced after a fault."""
 
-    def __init__(self, target: Path, memory_mib: int, limit_data: bool):
+    def __init__(self, target: Path, memory_mib: int, limit_data: bool, workdir: str | None = None):
         self.target = target
         self.memory_mib = memory_mib
         self.limit_data = limit_data  # also cap the data segment (not with CUDA); resident size is always watched
         self.process: subprocess.Popen | None = None
         self.ready = False
-        self.output_file = tempfile.NamedTemporaryFile(prefix="rnn-sandbox-", suffix=".out", delete=False)
+        # In the grader's working folder where there is one, so it goes with it even if this process is killed.
+        self.output_file = tempfile.NamedTemporaryFile(prefix="rnn-sandbox-", suffix=".out", delete=False,
+                                                       dir=workdir)
         self.output_offset = 0
         self.test_output: list[str] = []
         self.restarts = 0

@@ -27,7 +27,8 @@ reaper.adopt_orphans()
 _DEVICE = os.environ.get("GRADER_DEVICE", "auto")
 SANDBOX = Sandbox(Path(os.environ.get("GRADER_TARGET", "exercises")).resolve(),
                   int(os.environ.get("GRADER_MEMORY_MIB", "2048")),
-                  limit_data=_DEVICE == "cpu" or (_DEVICE == "auto" and not Path("/dev/nvidiactl").exists()))
+                  limit_data=_DEVICE == "cpu" or (_DEVICE == "auto" and not Path("/dev/nvidiactl").exists()),
+                  workdir=os.path.dirname(os.environ.get("GRADER_PROGRESS", "")) or None)
 SANDBOX.start()
 
 import torch  # noqa: E402
