@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from grader import __version__
-from grader.scoring import ExerciseResult, TestResult
+from grader.scoring import ExerciseResult, TestResult, fix_first
 
 SCHEMA_VERSION = 1
 GUIDES_DIR = Path(__file__).resolve().parent.parent / "guides"
@@ -45,6 +45,7 @@ def to_json(results: list[ExerciseResult], info: RunInfo) -> dict[str, Any]:
         "seed": info.seed,
         "versions": {"grader": __version__, "torch": info.torch_version, "python": platform.python_version()},
         "duration_s": round(info.duration_s, 2),
+        "fix_first": [test.id for _, test in fix_first(results)],
         "exercises": [
             {
                 "id": r.exercise.id,
@@ -99,15 +100,18 @@ WORDS = {
     "en": {"header": "Grading {target} on {device} (seed {seed})", "total": "Total: {score}/{max_score}",
            "rerun": "Re-run one exercise with: {command}   Same inputs again: --seed {seed}",
            "all_passed": "All checks passed.", "no_points": "no points: checks your own modules end to end",
-           "guide": "Guide, with the common mistakes: {path}"},
+           "guide": "Guide, with the common mistakes: {path}",
+           "fix_first": "Where to look first:"},
     "zh": {"header": "评测 {target}，设备 {device}（seed {seed}）", "total": "总分：{score}/{max_score}",
            "rerun": "只评测一个练习：{command}   复现相同输入：--seed {seed}",
            "all_passed": "全部检查通过。", "no_points": "不计分：端到端检查你自己的模块",
-           "guide": "指南（含常见错误）：{path}"},
+           "guide": "指南（含常见错误）：{path}",
+           "fix_first": "建议先看这里："},
 }
 MARKS = {"passed": "✓", "failed": "✗", "error": "!", "timeout": "⏱", "skipped": "-"}
 ASCII_MARKS = {"passed": "+", "failed": "x", "error": "!", "timeout": "T", "skipped": "-"}
 WIDTH = 100  # terminal columns of a wrapped hint
+FIX_FIRST_SHOWN = 5  # mistakes listed under "Where to look first"
 
 
 def _columns(text: str) -> int:
@@ -213,6 +217,19 @@ def _rerun_command(exercise_id: str, target: str) -> str:
     return command
 
 
+def _clip(text: str, width: int) -> str:
+    """`text` cut to `width` terminal columns, with '…' where it was cut."""
+    if _columns(text) <= width:
+        return text
+    kept, used = [], 0
+    for ch in text:
+        if used + _columns(ch) > width - 1:
+            break
+        kept.append(ch)
+        used += _columns(ch)
+    return "".join(kept) + "…"
+
+
 def render_text(results: list[ExerciseResult], info: RunInfo, stream: TextIO, color: bool = False,
                 verbose: bool = False) -> None:
     """Per exercise a score bar, then what to fix (every test with `verbose`), then the total."""
@@ -246,6 +263,15 @@ def render_text(results: list[ExerciseResult], info: RunInfo, stream: TextIO, co
                 lines.append(_paint("  " + words["guide"].format(path=guide), "dim", color))
         if not result.max_score and result.tests:
             lines.append(_paint(f"  ({words['no_points']})", "dim", color))
+    ranked = fix_first(results)
+    if len(ranked) > 1:
+        lines += ["", _paint(words["fix_first"], "bold", color)]
+        lines += [_clip(f"  {n}. {result.exercise.id}  {test.hint}", WIDTH)
+                  for n, (result, test) in enumerate(ranked[:FIX_FIRST_SHOWN], 1)]
+        if len(ranked) > FIX_FIRST_SHOWN:
+            lines.append(f"  ... +{len(ranked) - FIX_FIRST_SHOWN}")
+    if ranked:
+        first_failing = ranked[0][0].exercise
     score, max_score = total(results)
     lines += ["", _paint(words["total"].format(score=_number(score), max_score=_number(max_score)), "bold", color)]
     if first_failing is None:

@@ -8,6 +8,9 @@ from typing import Any
 from grader.catalog import Exercise
 
 STATUSES = ("passed", "failed", "error", "timeout", "skipped")
+# Where to look first: code that does not run, then wrong shapes, named mistakes, wrong values, gradients;
+# "todo" (not implemented yet) is no mistake and is not ranked.
+KINDS = ("runs", "shape", "named", "values", "gradients", "todo")
 VISIBILITIES = ("visible", "hidden")
 
 GENERIC_HINT = {
@@ -26,6 +29,8 @@ class TestResult:
     hint: str = ""
     visibility: str = "visible"
     output: str = ""  # what the learner's code printed during this test, made safe to show
+    kind: str = "runs"  # runs, shape, named, values, gradients: what sort of mistake (see fix_first)
+    mistake: str = ""  # the diagnosed mistake's key, where one was named
 
 
 @dataclass
@@ -88,6 +93,8 @@ def score_test(record: dict[str, Any], lang: str, seed: int) -> TestResult:
         hint=hint,
         output=safe_output(meta.get("output")),
         visibility=meta.get("visibility") if meta.get("visibility") in VISIBILITIES else "visible",
+        kind=meta.get("kind") if meta.get("kind") in KINDS else "runs",
+        mistake=str(meta.get("mistake") or ""),
     )
 
 
@@ -98,3 +105,29 @@ def score_exercises(exercises: list[Exercise], records: list[dict[str, Any]], la
         if exercise_id in by_id:
             by_id[exercise_id].tests.append(score_test(record, lang, seed))
     return [by_id[e.id] for e in exercises]
+
+
+def _function(hint: str) -> str:
+    """'gru_gates' for a hint 'gru_gates: ...' (hints start with the function they are about)."""
+    return hint.replace("：", ":").split(":", 1)[0] if ":" in hint.replace("：", ":") else hint
+
+
+def fix_first(results: list[ExerciseResult]) -> list[tuple[ExerciseResult, TestResult]]:
+    """One failing test per distinct mistake, ranked by where to look first.
+
+    Code that does not run comes first, then wrong structure or shapes, then diagnosed mistakes,
+    then other wrong values, then gradients alone; exercises in order within each. Checks worth
+    no points are left out. Several tests showing the same mistake count once.
+    """
+    seen: set[tuple[str, str]] = set()
+    ranked = []
+    for result in results:
+        for test in result.tests:
+            if test.status == "passed" or not test.max_score or test.kind == "todo":
+                continue
+            same = (result.exercise.id, f"named:{test.mistake}" if test.mistake else f"{test.kind}:{_function(test.hint)}")
+            if same not in seen:
+                seen.add(same)
+                ranked.append((result, test))
+    order = {e.id: n for n, e in enumerate(r.exercise for r in results)}
+    return sorted(ranked, key=lambda pair: (KINDS.index(pair[1].kind), order[pair[0].exercise.id]))

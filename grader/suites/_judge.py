@@ -15,13 +15,14 @@ from __future__ import annotations
 import math
 import os
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import pytest
 import torch
 
+import _diagnose
 import _integrity
 from _integrity import Violation
 from _remote import Opaque, RemoteFunction, Sandbox, SandboxFault, call_seed, decode_result, encode_argument
@@ -32,13 +33,20 @@ from _remote import Opaque, RemoteFunction, Sandbox, SandboxFault, call_seed, de
 
 
 class Fail(AssertionError):
-    """A test failure whose message is a hint for the learner, in two languages."""
+    """A test failure whose message is a hint for the learner, in two languages.
 
-    def __init__(self, en: str, zh: str, status: str = "failed"):
+    `kind` says what sort of mistake it is, for ranking where to look first: "runs" (the code
+    does not run as it must), "shape" (structure, shape, dtype, device), "named" (a diagnosed
+    mistake, `mistake` its key), "values", "gradients"; "todo" is not a mistake: not written yet.
+    """
+
+    def __init__(self, en: str, zh: str, status: str = "failed", kind: str = "runs", mistake: str = ""):
         super().__init__(en)
         self.en = en
         self.zh = zh
         self.status = status
+        self.kind = kind
+        self.mistake = mistake
 
 
 class TestTimeout(BaseException):
@@ -252,6 +260,7 @@ def _learner_error_hint(label: str, error: dict[str, Any]) -> Fail:
         return Fail(
             f"{label} is not implemented yet: replace `raise NotImplementedError` with your code.",
             f"{label} 还没有实现：请把 `raise NotImplementedError` 换成你的代码。",
+            kind="todo",
         )
     if kind == "system_exit":
         return Fail(
@@ -516,13 +525,41 @@ def tolerance(dtype: torch.dtype) -> tuple[float, float]:
     return (1e-7, 1e-9) if dtype == torch.float64 else (2e-4, 2e-5)
 
 
+@dataclass(frozen=True)
+class Explain:
+    """What the diagnoses need to know about a call: the learner function's name, its inputs, its options."""
+
+    function: str
+    inputs: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def explain_call(learner: Any, inputs: dict[str, Any]) -> Explain | None:
+    """The Explain for calling `learner` (a RemoteFunction) with `inputs`; None for anything else."""
+    if not isinstance(learner, RemoteFunction) or learner.build is not None:
+        return None
+    return Explain(learner.name, inputs, dict(learner.bound))
+
+
+Diagnoser = Callable[[tuple[int, ...]], tuple["_diagnose.Found | None", "_diagnose.Found"]]
+
+
+def _diagnoser(explain: Explain, got: list[torch.Tensor], want: list[torch.Tensor], index: int) -> Diagnoser:
+    def run(first: tuple[int, ...]) -> tuple[_diagnose.Found | None, _diagnose.Found]:
+        context = _diagnose.Context(explain.function, explain.inputs, [g.detach() for g in got],
+                                    [w.detach() for w in want], index, explain.options)
+        return _diagnose.diagnose(context), _diagnose.locate(context, first)
+    return run
+
+
 def expect_close(label: str, name: str, dims: str, got: torch.Tensor, want: torch.Tensor,
-                 case_text: Text, versus: str) -> None:
-    """Shape, dtype, device, then values of one tensor."""
+                 case_text: Text, versus: str, diagnoser: Diagnoser | None = None) -> None:
+    """Shape, dtype, device, then values of one tensor; a value mismatch is diagnosed where possible."""
     if tuple(got.shape) != tuple(want.shape):
         raise Fail(
             f"{label}: {name} has shape {tuple(got.shape)}, expected {tuple(want.shape)} = {dims} {case_text.en}.",
             f"{label}：{name} 的形状是 {tuple(got.shape)}，应为 {tuple(want.shape)} = {dims} {case_text.zh}。",
+            kind="shape",
         )
     if got.dtype != want.dtype:
         raise Fail(
@@ -530,12 +567,14 @@ def expect_close(label: str, name: str, dims: str, got: torch.Tensor, want: torc
             "create new tensors with the inputs' dtype (e.g. x.new_zeros(...) or torch.zeros_like(...)).",
             f"{label}：{name} 的 dtype 是 {got.dtype}，应与输入一致为 {want.dtype} {case_text.zh}；"
             "新建张量时请沿用输入的 dtype（如 x.new_zeros(...) 或 torch.zeros_like(...)）。",
+            kind="shape",
         )
     if got.device != want.device:
         raise Fail(
             f"{label}: {name} is on {got.device}, expected {want.device} like the inputs; "
             "create new tensors on the inputs' device.",
             f"{label}：{name} 位于 {got.device}，应与输入同在 {want.device}；新建张量时请使用输入所在的设备。",
+            kind="shape",
         )
     rtol, atol = tolerance(want.dtype)
     got_d, want_d = got.detach(), want.detach()
@@ -545,19 +584,33 @@ def expect_close(label: str, name: str, dims: str, got: torch.Tensor, want: torc
     bad = ~torch.isclose(got_d, want_d, rtol=rtol, atol=atol, equal_nan=True)
     first = tuple(int(i) for i in bad.nonzero()[0].tolist())
     worst = float(diff.nan_to_num(nan=float("inf")).max())
+    found, where = diagnoser(first) if diagnoser else (None, None)
+    if found is not None:
+        raise Fail(
+            f"{label}: {found.en} (Your {name} is off by up to {worst:.3g}.) {case_text.en}",
+            f"{label}：{found.zh}（你的 {name} 最多相差 {worst:.3g}。）{case_text.zh}",
+            kind="named", mistake=found.key,
+        )
+    where = where or _diagnose.Found("", "", "")
+    where_en = f", {where.en.strip()}" if where.en else ""
+    where_zh = f"，{where.zh}" if where.zh else ""
     raise Fail(
-        f"{label}: {name} differs from {versus} by up to {worst:.3g} (first at index {first}: got "
+        f"{label}: {name} differs from {versus} by up to {worst:.3g} (first at index {first}{where_en}: got "
         f"{float(got_d[first]):.6g}, expected {float(want_d[first]):.6g}) {case_text.en}.",
-        f"{label}：{name} 与 {versus} 的结果最多相差 {worst:.3g}（首个不同位置 {first}：得到 "
+        f"{label}：{name} 与 {versus} 的结果最多相差 {worst:.3g}（首个不同位置 {first}{where_zh}：得到 "
         f"{float(got_d[first]):.6g}，应为 {float(want_d[first]):.6g}）{case_text.zh}。",
+        kind="values",
     )
 
 
-def expect_outputs(label: str, got: Any, want: Any, spec: Spec, case_text: Text, versus: str) -> list[torch.Tensor]:
+def expect_outputs(label: str, got: Any, want: Any, spec: Spec, case_text: Text, versus: str,
+                   explain: Explain | None = None) -> list[torch.Tensor]:
     """Check every output of `got` against `want` (same structure); returns the flat learner outputs."""
     got_flat = unpack(label, got, spec)
-    for out, g, w in zip(flat_outs(spec), got_flat, flatten(want)):
-        expect_close(label, out.name, out.dims, g, w, case_text, versus)
+    want_flat = flatten(want)
+    for k, (out, g, w) in enumerate(zip(flat_outs(spec), got_flat, want_flat)):
+        diagnoser = _diagnoser(explain, got_flat, want_flat, k) if explain else None
+        expect_close(label, out.name, out.dims, g, w, case_text, versus, diagnoser)
     return got_flat
 
 
@@ -633,7 +686,9 @@ def expect_component(label: str, learner: Callable[..., Any], reference: Callabl
     want = flatten(reference(*inputs.values()))
     got = unpack(label, pending.reply().result, spec)
     out = flat_outs(spec)[index]
-    expect_close(label, out.name, out.dims, got[index], want[index], case_text, versus)
+    explain = explain_call(learner, inputs)
+    diagnoser = _diagnoser(explain, got, want, index) if explain else None
+    expect_close(label, out.name, out.dims, got[index], want[index], case_text, versus, diagnoser)
 
 
 def expect_same(label: str, learner: Callable[..., Any], reference: Callable[..., Any],
@@ -641,7 +696,7 @@ def expect_same(label: str, learner: Callable[..., Any], reference: Callable[...
     """Call both with the inputs (positionally, in order) and compare every output."""
     pending = start(label, learner, tuple(inputs.values()), {})
     want = reference(*inputs.values())
-    return expect_outputs(label, pending.reply().result, want, spec, case_text, versus)
+    return expect_outputs(label, pending.reply().result, want, spec, case_text, versus, explain_call(learner, inputs))
 
 
 def expect_gradients(label: str, learner: Callable[..., Any], reference: Callable[..., Any],
@@ -659,7 +714,7 @@ def expect_gradients(label: str, learner: Callable[..., Any], reference: Callabl
                     grad_paths=[path for _, path in paths])
     want_grads = vjp(want, ref_inputs, cotangents)
     reply = pending.reply()
-    expect_outputs(label, reply.result, want, spec, case_text, versus)
+    expect_outputs(label, reply.result, want, spec, case_text, versus, explain_call(learner, inputs))
     if not any(reply.has_grad or []):
         raise Fail(
             f"{label}: the outputs carry no gradient (no grad_fn) {case_text.en}; do not use .detach(), "
@@ -685,5 +740,11 @@ def expect_gradients(label: str, learner: Callable[..., Any], reference: Callabl
                 "without .detach(), .data or torch.no_grad().",
                 f"{label}：梯度传不到 `{name}` {case_text.zh}；它必须参与计算，且不能使用 .detach()、.data 或 torch.no_grad()。",
             )
-        expect_close(label, f"the gradient w.r.t. {name}", f"the shape of {name}", got_grad, want_grad,
-                     case_text, versus + " (autograd)")
+        try:
+            expect_close(label, f"the gradient w.r.t. {name}", f"the shape of {name}", got_grad, want_grad,
+                         case_text, versus + " (autograd)")
+        except Fail as failure:
+            raise Fail(failure.en + " Your outputs match, so the backward pass differs: look for .detach(), .data, "
+                       "an in-place change or values computed outside torch on the way from the inputs to the outputs.",
+                       failure.zh + " 你的输出值是对的，所以是反向传播不同：检查从输入到输出的路径上是否有 .detach()、"
+                       ".data、原地修改，或在 torch 之外计算的值。", kind="gradients") from None

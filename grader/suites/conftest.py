@@ -152,7 +152,8 @@ def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
 
 def _verdict(error: BaseException) -> dict[str, str]:
     if isinstance(error, Fail):
-        return {"hint_en": error.en, "hint_zh": error.zh, "verdict": error.status}
+        return {"hint_en": error.en, "hint_zh": error.zh, "verdict": error.status, "kind": error.kind,
+                "mistake": error.mistake}
     if isinstance(error, TestTimeout):
         return {
             "hint_en": f"Timed out after {TEST_TIME_LIMIT_S:g} s: look for a loop that never ends.",

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 import _oracle as oracle
-from _judge import (Inputs, Out, Settings, call, expect_outputs, expect_same, graded,
+from _judge import (Explain, Inputs, Out, Settings, call, expect_outputs, expect_same, graded,
                     load_module, Text)
 
 DTYPES = (torch.float64, torch.float32)
@@ -157,4 +157,4 @@ def test_clip_grad_norm(ex5, make):
                 got = (got[0], torch.tensor(got[1], dtype=want_total.dtype, device=want_total.device))
             what = label(dtype, f"max_norm={'total/3' if max_norm < total else '2*total'}")
             expect_outputs("clip_grad_norm", got, (want_grads, want_total), (tuple(spec[0]), spec[1]), what,
-                           "torch.nn.utils.clip_grad_norm_")
+                           "torch.nn.utils.clip_grad_norm_", Explain("clip_grad_norm", {"grads": grads, "max_norm": max_norm}))

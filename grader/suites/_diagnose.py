@@ -1,0 +1,680 @@
+"""Diagnoses: which mistake a wrong output is, told by the numerical signature it leaves.
+
+When an output of a learner's function differs from torch's, the judge asks this
+module why. Each function has a table of known mistakes; an entry computes, from
+the same inputs with plain torch operations, what the function would return had
+the learner made that mistake. If the learner's output equals that prediction,
+the entry's sentence names the mistake. When none fits, `locate` still says
+where the difference starts (time step, direction, gate block, h_n row).
+
+Everything here runs in the judge, on tensors the sandbox sent back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+
+
+@dataclass(frozen=True)
+class Found:
+    """A sentence in both languages; `key` names the diagnosed mistake ('' for a location)."""
+
+    key: str
+    en: str
+    zh: str
+
+
+@dataclass
+class Context:
+    """One failed comparison: the function, its inputs, the learner's and torch's outputs (flat)."""
+
+    function: str
+    inputs: dict[str, Any]
+    got: list[torch.Tensor]
+    want: list[torch.Tensor]
+    index: int  # which output differs
+    options: dict[str, Any] = field(default_factory=dict)  # keyword arguments the call was made with
+
+    def matches(self, predicted: torch.Tensor | None, index: int | None = None) -> bool:
+        got = self.got[self.index if index is None else index]
+        if predicted is None or not isinstance(predicted, torch.Tensor) or predicted.shape != got.shape:
+            return False
+        predicted = predicted.to(got.dtype)
+        rtol, atol = (1e-6, 1e-8) if got.dtype == torch.float64 else (1e-3, 1e-4)
+        return bool(torch.allclose(got, predicted, rtol=rtol, atol=atol, equal_nan=False))
+
+    def value(self, name: str) -> Any:
+        return self.inputs[name]
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    key: str
+    predict: Callable[[Context], torch.Tensor | None]  # the compared output, had the mistake been made
+    en: str
+    zh: str
+    outputs: tuple[int, ...] | None = None  # which outputs this applies to (None: any)
+
+
+# --------------------------------------------------------------------------
+# Shared pieces
+# --------------------------------------------------------------------------
+
+
+def _lin(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    out = x @ w.T
+    return out if b is None else out + b
+
+
+ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}
+
+
+def _cell_pre(ctx: Context, use_ih: bool = True, use_hh: bool = True) -> torch.Tensor:
+    return (_lin(ctx.value("x"), ctx.value("weight_ih"), ctx.value("bias_ih") if use_ih else None)
+            + _lin(ctx.value("h"), ctx.value("weight_hh"), ctx.value("bias_hh") if use_hh else None))
+
+
+def _has_bias(ctx: Context, name: str = "bias_ih") -> bool:
+    return ctx.inputs.get(name) is not None
+
+
+def _asked(ctx: Context) -> str:
+    return ctx.options.get("nonlinearity", "tanh")
+
+
+# --------------------------------------------------------------------------
+# ex1: rnn_cell, rnn_cell_concat, rnn_layer
+# --------------------------------------------------------------------------
+
+
+def _rnn_cell_with(activation: str | None = None, use_ih: bool = True, use_hh: bool = True,
+                   needs_bias: bool = False) -> Callable[[Context], torch.Tensor | None]:
+    def predict(ctx: Context) -> torch.Tensor | None:
+        if needs_bias and not _has_bias(ctx):
+            return None
+        act = activation or _asked(ctx)
+        if act == _asked(ctx) and activation is not None:
+            return None
+        pre = _cell_pre(ctx, use_ih, use_hh)
+        return pre if act == "none" else ACTIVATIONS[act](pre)
+    return predict
+
+
+def _rnn_cell_ignoring_h(ctx: Context) -> torch.Tensor:
+    pre = _lin(ctx.value("x"), ctx.value("weight_ih"), ctx.value("bias_ih"))
+    if _has_bias(ctx, "bias_hh"):
+        pre = pre + ctx.value("bias_hh")
+    return ACTIVATIONS[_asked(ctx)](pre)
+
+
+RNN_CELL = [
+    Diagnosis("missing_bias_hh", _rnn_cell_with(use_hh=False, needs_bias=True),
+              "it adds b_ih but not b_hh: h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh) has both biases.",
+              "只加了 b_ih，没有加 b_hh：h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh) 两个偏置都要加。"),
+    Diagnosis("missing_bias_ih", _rnn_cell_with(use_ih=False, needs_bias=True),
+              "it adds b_hh but not b_ih: h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh) has both biases.",
+              "只加了 b_hh，没有加 b_ih：h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh) 两个偏置都要加。"),
+    Diagnosis("no_bias", _rnn_cell_with(use_ih=False, use_hh=False, needs_bias=True),
+              "it leaves out both biases b_ih and b_hh (add each one when it is not None).",
+              "两个偏置 b_ih 和 b_hh 都没有加（不为 None 时都要加上）。"),
+    Diagnosis("tanh_instead", _rnn_cell_with("tanh"),
+              "it applies tanh although nonlinearity='relu' was asked for.",
+              "要求 nonlinearity='relu'，却用了 tanh。"),
+    Diagnosis("relu_instead", _rnn_cell_with("relu"),
+              "it applies relu although nonlinearity='tanh' was asked for.",
+              "要求 nonlinearity='tanh'，却用了 relu。"),
+    Diagnosis("sigmoid_instead", _rnn_cell_with("sigmoid"),
+              "it applies sigmoid; the Elman cell uses tanh (or relu when asked).",
+              "用了 sigmoid；Elman 单元使用 tanh（或按要求使用 relu）。"),
+    Diagnosis("no_activation", _rnn_cell_with("none"),
+              "it returns the pre-activation x W_ihᵀ + b_ih + h W_hhᵀ + b_hh without the nonlinearity.",
+              "返回的是激活前的值 x W_ihᵀ + b_ih + h W_hhᵀ + b_hh，忘了套上激活函数。"),
+    Diagnosis("ignores_h", _rnn_cell_ignoring_h,
+              "the h W_hhᵀ term is missing: the previous state h must enter the new one.",
+              "缺少 h W_hhᵀ 这一项：上一时刻的状态 h 必须参与计算。"),
+]
+
+
+def _concat_with(order: str = "xh", use_bias: bool = True, act: str = "tanh") -> Callable[[Context], torch.Tensor]:
+    def predict(ctx: Context) -> torch.Tensor:
+        x, h = ctx.value("x"), ctx.value("h")
+        joined = torch.cat([x, h] if order == "xh" else [h, x], dim=1)
+        pre = _lin(joined, ctx.value("weight"), ctx.value("bias") if use_bias else None)
+        return pre if act == "none" else ACTIVATIONS[act](pre)
+    return predict
+
+
+RNN_CELL_CONCAT = [
+    Diagnosis("cat_order", _concat_with(order="hx"),
+              "it concatenates [h, x]; the weight's first I columns belong to x: use torch.cat([x, h], dim=1).",
+              "拼接成了 [h, x]；权重的前 I 列对应 x：请用 torch.cat([x, h], dim=1)。"),
+    Diagnosis("no_bias", lambda ctx: _concat_with(use_bias=False)(ctx) if ctx.inputs.get("bias") is not None else None,
+              "it leaves out the bias b.", "忘了加偏置 b。"),
+    Diagnosis("sigmoid_instead", _concat_with(act="sigmoid"),
+              "it applies sigmoid; the notes' cell is h' = tanh(W [x, h] + b).",
+              "用了 sigmoid；讲义中的单元是 h' = tanh(W [x, h] + b)。"),
+    Diagnosis("no_activation", _concat_with(act="none"),
+              "it returns W [x, h] + b without the tanh.", "返回的是 W [x, h] + b，忘了套上 tanh。"),
+]
+
+
+def _rnn_states(ctx: Context) -> torch.Tensor:
+    """h_0, h_1, ..., h_T of the reference layer, (T+1, B, H)."""
+    act = ACTIVATIONS[_asked(ctx)]
+    h, states = ctx.value("h0"), [ctx.value("h0")]
+    for x_t in ctx.value("x"):
+        h = act(_lin(x_t, ctx.value("weight_ih"), ctx.value("bias_ih"))
+                + _lin(h, ctx.value("weight_hh"), ctx.value("bias_hh")))
+        states.append(h)
+    return torch.stack(states)
+
+
+def _rnn_from_h0(ctx: Context) -> torch.Tensor:
+    act = ACTIVATIONS[_asked(ctx)]
+    h0 = ctx.value("h0")
+    return torch.stack([act(_lin(x_t, ctx.value("weight_ih"), ctx.value("bias_ih"))
+                            + _lin(h0, ctx.value("weight_hh"), ctx.value("bias_hh"))) for x_t in ctx.value("x")])
+
+
+RNN_LAYER = [
+    Diagnosis("output_off_by_one", lambda ctx: _rnn_states(ctx)[:-1],
+              "output[t] holds the state from before step t (h_0 ... h_{T-1}); append h_t after computing it, "
+              "so that output holds h_1 ... h_T.",
+              "output[t] 存的是第 t 步之前的状态（h_0 ... h_{T-1}）；应在算出 h_t 之后再保存，使 output 为 h_1 ... h_T。",
+              outputs=(0,)),
+    Diagnosis("output_reversed", lambda ctx: _rnn_states(ctx)[1:].flip(0),
+              "output is in reverse time order: output[t] must be h_{t+1}, the state after input x[t].",
+              "output 的时间顺序反了：output[t] 应为读入 x[t] 之后的状态 h_{t+1}。", outputs=(0,)),
+    Diagnosis("h_not_carried", _rnn_from_h0,
+              "every step starts from h0 instead of the previous step's state: carry h from step to step.",
+              "每一步都从 h0 出发，而不是上一步的状态：要把 h 一步一步传下去。", outputs=(0,)),
+    Diagnosis("h_n_first", lambda ctx: _rnn_states(ctx)[1],
+              "h_n is the first step's state h_1; it must be the last one, h_T.",
+              "h_n 是第一步的状态 h_1；应当是最后一步的状态 h_T。", outputs=(1,)),
+    Diagnosis("h_n_is_h0", lambda ctx: ctx.value("h0"),
+              "h_n is h0 unchanged; return the state after the last step, h_T.",
+              "h_n 原样返回了 h0；应返回最后一步之后的状态 h_T。", outputs=(1,)),
+]
+
+
+# --------------------------------------------------------------------------
+# ex2: run_layers
+# --------------------------------------------------------------------------
+
+
+def _layout(ctx: Context) -> tuple[int, int, int]:
+    """(num_layers, directions, H)."""
+    directions = 2 if ctx.value("bidirectional") else 1
+    return ctx.value("num_layers"), directions, ctx.want[1].shape[-1]
+
+
+def _bidirectional_output(ctx: Context, flip_backward: bool = False, swap: bool = False) -> torch.Tensor | None:
+    _, directions, H = _layout(ctx)
+    if directions == 1:
+        return None
+    forward, backward = ctx.want[0][..., :H], ctx.want[0][..., H:]
+    if flip_backward:
+        backward = backward.flip(0)
+    return torch.cat([backward, forward] if swap else [forward, backward], dim=-1)
+
+
+def _state_count(ctx: Context) -> int:
+    return len(ctx.want) - 1  # h_n, or h_n and c_n
+
+
+def _swapped_state(ctx: Context) -> torch.Tensor | None:
+    if _state_count(ctx) != 2 or ctx.index not in (1, 2):
+        return None
+    return ctx.want[3 - ctx.index]
+
+
+RUN_LAYERS = [
+    Diagnosis("backward_not_realigned", lambda ctx: _bidirectional_output(ctx, flip_backward=True),
+              "the backward direction's outputs are in reverse time order: flip them back (y.flip(0)) before "
+              "concatenating, so that output[t] holds both directions' states for time t.",
+              "反向方向的输出仍是倒序的：拼接前先把它翻转回来（y.flip(0)），使 output[t] 是两个方向在时刻 t 的状态。",
+              outputs=(0,)),
+    Diagnosis("halves_swapped", lambda ctx: _bidirectional_output(ctx, swap=True),
+              "output concatenates (backward, forward); torch.nn's order is torch.cat([forward, backward], dim=2).",
+              "output 拼接成了 (反向, 正向)；torch.nn 的顺序是 torch.cat([正向, 反向], dim=2)。", outputs=(0,)),
+    Diagnosis("both_unaligned_and_swapped", lambda ctx: _bidirectional_output(ctx, flip_backward=True, swap=True),
+              "output concatenates (backward, forward), and the backward half is still in reverse time order.",
+              "output 拼接成了 (反向, 正向)，而且反向的一半仍是倒序的。", outputs=(0,)),
+    Diagnosis("h_c_swapped", _swapped_state,
+              "the final states come back as (c_n, h_n); return (h_n, c_n), in the same structure as hx.",
+              "最终状态返回成了 (c_n, h_n)；应与 hx 的结构一致，返回 (h_n, c_n)。", outputs=(1, 2)),
+]
+
+
+def _row_name(row: int, directions: int) -> tuple[str, str]:
+    layer, direction = divmod(row, directions)
+    if directions == 1:
+        return f"layer {layer}", f"第 {layer} 层"
+    return (f"layer {layer} {'forward' if direction == 0 else 'backward'}",
+            f"第 {layer} 层{'正向' if direction == 0 else '反向'}")
+
+
+def _h_n_rows(ctx: Context) -> Found | None:
+    """h_n's rows are torch's rows in another order: say which row holds which."""
+    if ctx.index == 0:
+        return None
+    got, want = ctx.got[ctx.index], ctx.want[ctx.index]
+    rows = got.shape[0]
+    found = []
+    for r in range(rows):
+        same = [j for j in range(rows) if torch.allclose(got[r], want[j], rtol=1e-6, atol=1e-8)]
+        if len(same) != 1:
+            return None
+        found.append(same[0])
+    if found == list(range(rows)) or sorted(found) != list(range(rows)):
+        return None
+    _, directions, _ = _layout(ctx)
+    r = next(r for r in range(rows) if found[r] != r)
+    here, there = _row_name(r, directions), _row_name(found[r], directions)
+    return Found("h_n_row_order", f"the rows of the final state are in the wrong order: row {r} holds the state of {there[0]} "
+            f"(it should be {here[0]}). Rows go layer by layer, forward before backward: index = layer * D + direction.",
+            f"最终状态的行顺序错了：第 {r} 行放的是{there[1]}的状态（应为{here[1]}）。行按层排列、同层正向在前："
+            "序号 = 层 * D + 方向。")
+
+
+# --------------------------------------------------------------------------
+# ex3: lstm_gates, lstm_cell
+# --------------------------------------------------------------------------
+
+LSTM_GATES = ("i", "f", "g", "o")
+LSTM_ACTS = (torch.sigmoid, torch.sigmoid, torch.tanh, torch.sigmoid)
+
+
+def _blocks(pre: torch.Tensor, count: int) -> list[torch.Tensor]:
+    return list(pre.chunk(count, dim=1))
+
+
+def _lstm_gate_from_block(block: int, act: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                          use_ih: bool = True, use_hh: bool = True) -> Callable[[Context], torch.Tensor]:
+    def predict(ctx: Context) -> torch.Tensor:
+        pre = _blocks(_cell_pre(ctx, use_ih, use_hh), 4)[block]
+        return (act or LSTM_ACTS[block])(pre) if act is not False else pre
+    return predict
+
+
+def _lstm_gate_diagnoses() -> list[Diagnosis]:
+    found = []
+    for k, name in enumerate(LSTM_GATES):
+        for j, other in enumerate(LSTM_GATES):
+            if j != k:
+                found.append(Diagnosis(
+                    f"{name}_is_{other}", _lstm_gate_from_block(j),
+                    f"your {name} gate equals torch's {other} gate: the weight rows are ordered i, f, g, o "
+                    f"(block {k}, rows {k}*H:{k + 1}*H, is {name}).",
+                    f"你的 {name} 门等于 torch 的 {other} 门：权重的行按 i、f、g、o 排列（第 {k} 块，"
+                    f"即第 {k}*H 到 {k + 1}*H 行，是 {name}）。", outputs=(k,)))
+        wrong_act, wrong_name = (torch.sigmoid, "sigmoid") if name == "g" else (torch.tanh, "tanh")
+        right_name = "tanh" if name == "g" else "sigmoid"
+        found.append(Diagnosis(
+            f"{name}_{wrong_name}", _lstm_gate_from_block(k, wrong_act),
+            f"{name} uses {wrong_name}; {name} uses {right_name} "
+            + ("(the candidate g lies in (-1, 1), not (0, 1))." if name == "g" else "(a gate lies in (0, 1))."),
+            f"{name} 用了 {wrong_name}；{name} 应当用 {right_name}"
+            + ("（候选值 g 的范围是 (-1, 1)，不是 (0, 1)）。" if name == "g" else "（门的取值范围是 (0, 1)）。"),
+            outputs=(k,)))
+        found.append(Diagnosis(
+            f"{name}_no_activation", _lstm_gate_from_block(k, False),
+            f"{name} is returned before its activation ({right_name}).",
+            f"返回的 {name} 还没有经过激活函数（{right_name}）。", outputs=(k,)))
+    for use_ih, use_hh, en, zh in ((True, False, "it adds b_ih but not b_hh", "只加了 b_ih，没有加 b_hh"),
+                                   (False, True, "it adds b_hh but not b_ih", "只加了 b_hh，没有加 b_ih"),
+                                   (False, False, "it leaves out both biases", "两个偏置都没有加")):
+        for k in range(4):
+            found.append(Diagnosis(
+                f"bias_{int(use_ih)}{int(use_hh)}_{k}",
+                (lambda ctx, k=k, a=use_ih, b=use_hh: _lstm_gate_from_block(k, use_ih=a, use_hh=b)(ctx)
+                 if _has_bias(ctx) else None),
+                f"{en}: the gates' pre-activation is x W_ihᵀ + b_ih + h W_hhᵀ + b_hh.",
+                f"{zh}：门的激活前的值是 x W_ihᵀ + b_ih + h W_hhᵀ + b_hh。", outputs=(k,)))
+    return found
+
+
+def _lstm_parts(ctx: Context) -> tuple[torch.Tensor, ...]:
+    h, c = ctx.value("state")
+    i, f, g, o = (act(b) for act, b in zip(LSTM_ACTS, _blocks(_lin(ctx.value("x"), ctx.value("weight_ih"),
+                                                                        ctx.value("bias_ih"))
+                                                                   + _lin(h, ctx.value("weight_hh"),
+                                                                          ctx.value("bias_hh")), 4)))
+    return i, f, g, o, c
+
+
+def _lstm_cell_variant(h_of: Callable[..., torch.Tensor] | None = None,
+                       c_of: Callable[..., torch.Tensor] | None = None) -> Callable[[Context], torch.Tensor]:
+    def predict(ctx: Context) -> torch.Tensor:
+        i, f, g, o, c = _lstm_parts(ctx)
+        c_next = (c_of or (lambda i, f, g, o, c: f * c + i * g))(i, f, g, o, c)
+        if ctx.index == 1:
+            return c_next
+        return (h_of or (lambda o, c_next, c: o * torch.tanh(c_next)))(o, c_next, c)
+    return predict
+
+
+LSTM_CELL = [
+    Diagnosis("h_without_tanh", _lstm_cell_variant(h_of=lambda o, c_next, c: o * c_next),
+              "h' = o·c' is missing the tanh: h' = o·tanh(c') (your h' leaves (-1, 1)).",
+              "h' = o·c' 少了 tanh：应为 h' = o·tanh(c')（你的 h' 超出了 (-1, 1)）。", outputs=(0,)),
+    Diagnosis("h_from_old_c", _lstm_cell_variant(h_of=lambda o, c_next, c: o * torch.tanh(c)),
+              "h' uses the old cell state c; it must use the new one: h' = o·tanh(c').",
+              "h' 用了旧的细胞状态 c；应使用新的：h' = o·tanh(c')。", outputs=(0,)),
+    Diagnosis("h_without_o", _lstm_cell_variant(h_of=lambda o, c_next, c: torch.tanh(c_next)),
+              "h' = tanh(c') is missing the output gate: h' = o·tanh(c').",
+              "h' = tanh(c') 少了输出门：应为 h' = o·tanh(c')。", outputs=(0,)),
+    Diagnosis("c_without_i", _lstm_cell_variant(c_of=lambda i, f, g, o, c: f * c + g),
+              "c' = f·c + g is missing the input gate: c' = f·c + i·g.",
+              "c' = f·c + g 少了输入门：应为 c' = f·c + i·g。"),
+    Diagnosis("c_without_f", _lstm_cell_variant(c_of=lambda i, f, g, o, c: c + i * g),
+              "c' = c + i·g is missing the forget gate: c' = f·c + i·g.",
+              "c' = c + i·g 少了遗忘门：应为 c' = f·c + i·g。"),
+    Diagnosis("i_f_swapped", _lstm_cell_variant(c_of=lambda i, f, g, o, c: i * c + f * g),
+              "c' = i·c + f·g swaps the gates: the forget gate keeps the old state, c' = f·c + i·g.",
+              "c' = i·c + f·g 把两个门用反了：遗忘门作用在旧状态上，c' = f·c + i·g。"),
+    Diagnosis("h_c_swapped", lambda ctx: ctx.want[1 - ctx.index],
+              "it returns (c', h'); return (h', c'), the same order as state = (h, c).",
+              "返回成了 (c', h')；应按 state = (h, c) 的顺序返回 (h', c')。"),
+]
+
+
+# --------------------------------------------------------------------------
+# ex4: gru_gates, gru_cell
+# --------------------------------------------------------------------------
+
+GRU_GATES = ("r", "z", "n")
+
+
+def _gru_parts(ctx: Context, use_ih: bool = True, use_hh: bool = True) -> tuple[list[torch.Tensor], ...]:
+    xi = _blocks(_lin(ctx.value("x"), ctx.value("weight_ih"), ctx.value("bias_ih") if use_ih else None), 3)
+    hh = _blocks(_lin(ctx.value("h"), ctx.value("weight_hh"), ctx.value("bias_hh") if use_hh else None), 3)
+    return xi, hh
+
+
+def _gru_gates(ctx: Context, n_form: str = "torch", use_ih: bool = True, use_hh: bool = True,
+               n_act: Callable[[torch.Tensor], torch.Tensor] = torch.tanh) -> tuple[torch.Tensor, ...]:
+    xi, hh = _gru_parts(ctx, use_ih, use_hh)
+    r = torch.sigmoid(xi[0] + hh[0])
+    z = torch.sigmoid(xi[1] + hh[1])
+    H = ctx.value("h").shape[1]
+    w_hn, b_hn = ctx.value("weight_hh")[2 * H:], ctx.inputs.get("bias_hh")
+    b_hn = None if b_hn is None or not use_hh else b_hn[2 * H:]
+    if n_form == "paper":  # reset applied to h before the matmul
+        n_pre = xi[2] + _lin(r * ctx.value("h"), w_hn, b_hn)
+    elif n_form == "bias_outside":
+        n_pre = xi[2] + r * (ctx.value("h") @ w_hn.T) + (0 if b_hn is None else b_hn)
+    elif n_form == "no_reset":
+        n_pre = xi[2] + hh[2]
+    else:
+        n_pre = xi[2] + r * hh[2]
+    return r, z, n_act(n_pre)
+
+
+def _gru_gate_is(k: int, j: int) -> Callable[[Context], torch.Tensor]:
+    def predict(ctx: Context) -> torch.Tensor:
+        xi, hh = _gru_parts(ctx)
+        return torch.sigmoid(xi[j] + hh[j]) if j < 2 else _gru_gates(ctx)[2]
+    return predict
+
+
+N_FORMS = [
+    ("paper", "it applies r to h before the matmul, W_hn (r ⊙ h), as in the original GRU paper; torch computes "
+              "n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)).",
+     "在矩阵乘法之前就把 r 作用到 h 上（W_hn (r ⊙ h)，原始论文的写法）；torch 的公式是 "
+     "n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))。"),
+    ("bias_outside", "r multiplies W_hn h but not b_hn: the reset gate scales the whole bracket, r ⊙ (W_hn h + b_hn).",
+     "r 只乘了 W_hn h，没有乘 b_hn：重置门作用于整个括号 r ⊙ (W_hn h + b_hn)。"),
+    ("no_reset", "the reset gate is missing from n: n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)).",
+     "n 中缺少重置门：n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))。"),
+]
+
+
+def _gru_gate_diagnoses() -> list[Diagnosis]:
+    found = []
+    for k, name in enumerate(GRU_GATES[:2]):
+        for j, other in enumerate(GRU_GATES):
+            if j != k:
+                found.append(Diagnosis(
+                    f"{name}_is_{other}", _gru_gate_is(k, j),
+                    f"your {name} gate equals torch's {other}: the weight rows are ordered r, z, n "
+                    f"(block {k}, rows {k}*H:{k + 1}*H, is {name}).",
+                    f"你的 {name} 门等于 torch 的 {other}：权重的行按 r、z、n 排列（第 {k} 块，即第 {k}*H 到 "
+                    f"{k + 1}*H 行，是 {name}）。", outputs=(k,)))
+    for form, en, zh in N_FORMS:
+        found.append(Diagnosis(f"n_{form}", lambda ctx, form=form: _gru_gates(ctx, form)[2], en, zh, outputs=(2,)))
+    found.append(Diagnosis("n_sigmoid", lambda ctx: _gru_gates(ctx, n_act=torch.sigmoid)[2],
+                           "n uses sigmoid; the new gate uses tanh (values in (-1, 1)).",
+                           "n 用了 sigmoid；新门应当用 tanh（取值在 (-1, 1)）。", outputs=(2,)))
+    for use_ih, use_hh, en, zh in ((True, False, "it adds b_ih but not b_hh", "只加了 b_ih，没有加 b_hh"),
+                                   (False, True, "it adds b_hh but not b_ih", "只加了 b_hh，没有加 b_ih"),
+                                   (False, False, "it leaves out both biases", "两个偏置都没有加")):
+        found.append(Diagnosis(
+            f"bias_{int(use_ih)}{int(use_hh)}",
+            lambda ctx, a=use_ih, b=use_hh: _gru_gates(ctx, use_ih=a, use_hh=b)[ctx.index] if _has_bias(ctx) else None,
+            f"{en}: each gate adds both, W_i* x + b_i* and W_h* h + b_h*.",
+            f"{zh}：每个门都要加两个偏置，W_i* x + b_i* 以及 W_h* h + b_h*。"))
+    return found
+
+
+def _gru_cell(ctx: Context, mix: str = "torch", n_form: str = "torch") -> torch.Tensor:
+    _, z, n = _gru_gates(ctx, n_form)
+    h = ctx.value("h")
+    if mix == "swapped":
+        return z * n + (1 - z) * h
+    if mix == "n_only":
+        return n
+    return (1 - z) * n + z * h
+
+
+GRU_CELL = [
+    Diagnosis("z_swapped", lambda ctx: _gru_cell(ctx, "swapped"),
+              "z and 1 − z are swapped: h' = (1 − z) ⊙ n + z ⊙ h (z close to 1 keeps the old state).",
+              "z 与 1 − z 用反了：h' = (1 − z) ⊙ n + z ⊙ h（z 接近 1 时保留旧状态）。"),
+    Diagnosis("n_only", lambda ctx: _gru_cell(ctx, "n_only"),
+              "h' = n leaves out the update gate: h' = (1 − z) ⊙ n + z ⊙ h.",
+              "h' = n 漏掉了更新门：h' = (1 − z) ⊙ n + z ⊙ h。"),
+    *[Diagnosis(f"n_{form}", lambda ctx, form=form: _gru_cell(ctx, n_form=form), en, zh)
+      for form, en, zh in N_FORMS],
+]
+
+
+# --------------------------------------------------------------------------
+# ex5
+# --------------------------------------------------------------------------
+
+
+def _sigmoid_prime(z: torch.Tensor) -> torch.Tensor:
+    s = torch.sigmoid(z)
+    return s * (1 - s)
+
+
+SIGMOID_DERIVATIVE = [
+    Diagnosis("sigma_itself", lambda ctx: torch.sigmoid(ctx.value("z")),
+              "it returns σ(z) itself; the derivative is σ'(z) = σ(z)(1 − σ(z)).",
+              "返回的是 σ(z) 本身；导数是 σ'(z) = σ(z)(1 − σ(z))。"),
+    Diagnosis("formula_on_z", lambda ctx: ctx.value("z") * (1 - ctx.value("z")),
+              "it computes z(1 − z); the formula s(1 − s) applies to s = σ(z), not to z.",
+              "算成了 z(1 − z)；公式 s(1 − s) 中的 s 是 σ(z)，不是 z。"),
+    Diagnosis("tanh_derivative", lambda ctx: 1 - torch.sigmoid(ctx.value("z")) ** 2,
+              "it computes 1 − σ(z)², the form of tanh's derivative; σ'(z) = σ(z)(1 − σ(z)).",
+              "算成了 1 − σ(z)²（这是 tanh 导数的形式）；σ'(z) = σ(z)(1 − σ(z))。"),
+]
+
+
+def _chain(ctx: Context, factor: Callable[[torch.Tensor], torch.Tensor], use_w: bool = True,
+           reduce: Callable[[torch.Tensor], torch.Tensor] = torch.prod) -> torch.Tensor:
+    z, w = ctx.value("z"), ctx.value("w")
+    return reduce(factor(z) * w if use_w else factor(z))
+
+
+CHAIN_GRADIENT = [
+    Diagnosis("sigma_not_derivative", lambda ctx: _chain(ctx, torch.sigmoid),
+              "it multiplies σ(z_i) · w_i; the chain rule needs the derivative, σ'(z_i) · w_i.",
+              "乘的是 σ(z_i) · w_i；链式法则需要导数 σ'(z_i) · w_i。"),
+    Diagnosis("no_weights", lambda ctx: _chain(ctx, _sigmoid_prime, use_w=False),
+              "the weights are missing: D_n = ∏ σ'(z_i) · w_i.",
+              "漏掉了权重：D_n = ∏ σ'(z_i) · w_i。"),
+    Diagnosis("sum_not_product", lambda ctx: _chain(ctx, _sigmoid_prime, reduce=torch.sum),
+              "it adds the factors; D_n is their product, ∏ σ'(z_i) · w_i (torch.prod).",
+              "把各项加起来了；D_n 是它们的乘积 ∏ σ'(z_i) · w_i（torch.prod）。"),
+    Diagnosis("quarter_bound", lambda ctx: _chain(ctx, lambda z: torch.full_like(z, 0.25)),
+              "it uses the bound σ' ≤ 1/4 in place of σ'(z_i) itself.",
+              "用上界 σ' ≤ 1/4 代替了 σ'(z_i) 本身。"),
+]
+
+
+def _jacobian(ctx: Context, order: str = "latest_left", transpose: bool = False, side: str = "left",
+              derivative: Callable[[torch.Tensor], torch.Tensor] = lambda h: 1 - h * h,
+              steps: slice = slice(None)) -> torch.Tensor:
+    h_seq, w = ctx.value("h_seq"), ctx.value("weight_hh")
+    w = w.T if transpose else w
+    jac = torch.eye(w.shape[0], dtype=w.dtype, device=w.device)
+    for h_k in h_seq[steps]:
+        d = derivative(h_k)
+        step = d[:, None] * w if side == "left" else w * d[None, :]
+        jac = step @ jac if order == "latest_left" else jac @ step
+    return jac
+
+
+HIDDEN_JACOBIAN = [
+    Diagnosis("order_reversed", lambda ctx: _jacobian(ctx, order="earliest_left"),
+              "it multiplies in the wrong order: the latest step goes leftmost, "
+              "∂h_T/∂h_0 = diag(1 − h_T²) W_hh · ... · diag(1 − h_1²) W_hh.",
+              "乘法顺序反了：最近的一步在最左边，∂h_T/∂h_0 = diag(1 − h_T²) W_hh · ... · diag(1 − h_1²) W_hh。"),
+    Diagnosis("weight_transposed", lambda ctx: _jacobian(ctx, transpose=True),
+              "it uses W_hhᵀ; ∂h_k/∂h_{k-1} = diag(1 − h_k²) W_hh.",
+              "用了 W_hhᵀ；∂h_k/∂h_{k-1} = diag(1 − h_k²) W_hh。"),
+    Diagnosis("diag_on_right", lambda ctx: _jacobian(ctx, side="right"),
+              "diag(1 − h_k²) multiplies W_hh from the right; it scales rows, from the left: diag(1 − h_k²) W_hh.",
+              "diag(1 − h_k²) 乘在了 W_hh 的右边；它应从左边乘、缩放各行：diag(1 − h_k²) W_hh。"),
+    Diagnosis("tanh_twice", lambda ctx: _jacobian(ctx, derivative=lambda h: 1 - torch.tanh(h) ** 2),
+              "it computes 1 − tanh(h_k)²; h_k already is a tanh output, so the derivative is 1 − h_k².",
+              "算成了 1 − tanh(h_k)²；h_k 本身已经是 tanh 的输出，导数应为 1 − h_k²。"),
+    Diagnosis("one_step_short", lambda ctx: _jacobian(ctx, steps=slice(1, None)),
+              "it leaves out the first step's factor: the product has T factors, k = T ... 1.",
+              "漏掉了第一步的因子：乘积应有 T 个因子，k = T ... 1。"),
+]
+
+
+def _norms_scaled(ctx: Context) -> torch.Tensor | None:
+    got, want = ctx.got[0], ctx.want[0]
+    if not bool((want.abs() > 0).all()):
+        return None
+    ratio = got / want
+    if torch.allclose(ratio, ratio[0].expand_as(ratio), rtol=1e-6, atol=0) and not torch.isclose(ratio[0], torch.ones(())
+                                                                                              .to(ratio)):
+        return want * ratio[0]
+    return None
+
+
+GRADIENT_NORMS = [
+    Diagnosis("reversed", lambda ctx: ctx.want[0].flip(0),
+              "the norms are in reverse order: element t−1 must be ‖∂L/∂h_t‖, h_1 first and h_T last.",
+              "范数的顺序反了：第 t−1 个元素应为 ‖∂L/∂h_t‖，h_1 在前，h_T 在后。"),
+    Diagnosis("scaled", _norms_scaled,
+              "every norm is off by the same factor: L = h_T.sum() (not the mean), and take the 2-norm of the "
+              "whole gradient ∂L/∂h_t, all of the batch together.",
+              "每个范数都差同一个倍数：L = h_T.sum()（不是平均），并对整个梯度 ∂L/∂h_t（整个批次一起）取 2-范数。"),
+]
+
+
+def _clip_variant(ctx: Context, mode: str) -> list[torch.Tensor] | torch.Tensor:
+    grads, max_norm = ctx.value("grads"), ctx.value("max_norm")
+    total = torch.sqrt(sum((g.double() ** 2).sum() for g in grads)).to(grads[0].dtype)
+    coef = max_norm / (total + 1e-6)
+    if mode == "always":
+        clipped = [g * coef for g in grads]
+    elif mode == "per_tensor":
+        clipped = [g * min(1.0, max_norm / (float(g.norm()) + 1e-6)) for g in grads]
+    else:
+        clipped = [g * min(1.0, float(coef)) for g in grads]
+    if mode == "total_after":
+        return torch.sqrt(sum((c ** 2).sum() for c in clipped))
+    return clipped
+
+
+def _clip_output(mode: str) -> Callable[[Context], torch.Tensor | None]:
+    def predict(ctx: Context) -> torch.Tensor | None:
+        count = len(ctx.value("grads"))
+        if mode == "total_after":
+            return _clip_variant(ctx, mode) if ctx.index == count else None
+        return _clip_variant(ctx, mode)[ctx.index] if ctx.index < count else None
+    return predict
+
+
+CLIP_GRAD_NORM = [
+    Diagnosis("always_scales", _clip_output("always"),
+              "it scales even when the total norm is within max_norm; scale only when total > max_norm.",
+              "总范数没有超过 max_norm 时也做了缩放；只有 total > max_norm 时才缩放。"),
+    Diagnosis("per_tensor", _clip_output("per_tensor"),
+              "it clips each tensor by its own norm; torch uses one total norm over all the tensors.",
+              "按每个张量自己的范数分别裁剪；torch 用的是所有张量合起来的一个总范数。"),
+    Diagnosis("total_after_clipping", _clip_output("total_after"),
+              "total_norm is the norm after clipping; return the norm before clipping.",
+              "total_norm 是裁剪之后的范数；应返回裁剪之前的范数。"),
+]
+
+TABLES: dict[str, list[Diagnosis]] = {
+    "rnn_cell": RNN_CELL, "rnn_cell_concat": RNN_CELL_CONCAT, "rnn_layer": RNN_LAYER, "run_layers": RUN_LAYERS,
+    "lstm_gates": _lstm_gate_diagnoses(), "lstm_cell": LSTM_CELL, "gru_gates": _gru_gate_diagnoses(),
+    "gru_cell": GRU_CELL, "sigmoid_derivative": SIGMOID_DERIVATIVE, "chain_gradient": CHAIN_GRADIENT,
+    "hidden_jacobian": HIDDEN_JACOBIAN, "gradient_norms": GRADIENT_NORMS, "clip_grad_norm": CLIP_GRAD_NORM,
+}
+# Diagnoses that read the outputs' structure rather than predict a value.
+STRUCTURAL: dict[str, list[Callable[[Context], Found | None]]] = {"run_layers": [_h_n_rows]}
+
+
+def diagnose(ctx: Context) -> Found | None:
+    """The sentence naming the mistake, or None when no known mistake fits."""
+    for check in STRUCTURAL.get(ctx.function, []):
+        found = _quietly(lambda: check(ctx))
+        if found:
+            return found
+    for entry in TABLES.get(ctx.function, []):
+        if entry.outputs is not None and ctx.index not in entry.outputs:
+            continue
+        predicted = _quietly(lambda: entry.predict(ctx))
+        if predicted is not None and ctx.matches(predicted):
+            return Found(entry.key, entry.en, entry.zh)
+    return None
+
+
+def _quietly(compute: Callable[[], Any]) -> Any:
+    """A prediction that cannot be made for these inputs (shapes, None biases) simply does not fit."""
+    try:
+        with torch.no_grad():
+            return compute()
+    except (RuntimeError, TypeError, ValueError, IndexError, KeyError, AttributeError):
+        return None
+
+
+# --------------------------------------------------------------------------
+# Where the difference starts, when no diagnosis fits
+# --------------------------------------------------------------------------
+
+
+def locate(ctx: Context, first: tuple[int, ...]) -> Found:
+    """The first differing index read in the function's own terms: time step, direction, gate, h_n row."""
+    name = ctx.function
+    if name in ("rnn_layer", "run_layers") and ctx.index == 0 and len(first) == 3:
+        t, _, column = first
+        text_en, text_zh = f" at time step t={t}", f"在时间步 t={t}"
+        if name == "run_layers" and ctx.value("bidirectional"):
+            H = ctx.want[1].shape[-1]
+            half = "forward" if column < H else "backward"
+            text_en += f", in the {half} half (columns {'0' if column < H else H}..{H - 1 if column < H else 2 * H - 1})"
+            text_zh += f"，{'正向' if column < H else '反向'}的一半"
+        earlier = bool(torch.allclose(ctx.got[0][:t], ctx.want[0][:t], rtol=1e-6, atol=1e-8)) if t else False
+        if earlier:
+            text_en += "; the earlier steps match"
+            text_zh += "；之前的时间步都一致"
+        return Found("", text_en, text_zh)
+    if name == "run_layers" and ctx.index > 0 and len(first) == 3:
+        _, directions, _ = _layout(ctx)
+        row = _row_name(first[0], directions)
+        return Found("", f" in row {first[0]} ({row[0]})", f"在第 {first[0]} 行（{row[1]}）")
+    return Found("", "", "")

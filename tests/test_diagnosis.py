@@ -1,0 +1,128 @@
+"""Planted mistakes get the hint that names them, in English and Chinese; correct variants keep full marks.
+
+The catalog is tests/plants.py. Plants are graded in batches of at most one per exercise file
+(each exercise is graded on its own, so plants in different files cannot mask each other):
+every plant's check fails with its specific hint, in both languages, and every exercise
+without a plant in that batch keeps its 20 points.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import exercise, grade, plant, results_by_id, run_grader
+from plants import PLANTS, VARIANTS, Plant
+
+EXERCISES = ("ex1_rnn_cell", "ex2_rnn_layers", "ex3_lstm", "ex4_gru", "ex5_vanishing")
+
+
+def _batches(plants: list[Plant]) -> list[list[Plant]]:
+    """Plants grouped so that no batch has two in the same file."""
+    batches: list[list[Plant]] = []
+    for item in plants:
+        home = next((b for b in batches if all(p.file != item.file for p in b)), None)
+        if home is None:
+            batches.append(home := [])
+        home.append(item)
+    return batches
+
+
+BATCHES = _batches(PLANTS)
+
+
+def test_the_catalog_is_large_and_covers_every_exercise() -> None:
+    assert len(PLANTS) >= 30
+    assert len({p.key for p in PLANTS}) == len(PLANTS)
+    assert {p.file.removesuffix(".py") for p in PLANTS} == set(EXERCISES)
+
+
+@pytest.fixture(scope="module")
+def graded_batches(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, dict[str, Any]]]:
+    """For each batch, its report in each language."""
+    reports = []
+    for number, batch in enumerate(BATCHES):
+        target = tmp_path_factory.mktemp(f"batch{number}") / "submission"
+        for item in batch:
+            plant(target, item.file, item.code)
+        reports.append({lang: grade("--target", str(target), "--seed", "3", "--lang", lang).report
+                        for lang in ("en", "zh")})
+    return reports
+
+
+@pytest.mark.parametrize("number", range(len(BATCHES)))
+def test_each_planted_mistake_gets_its_own_hint_in_both_languages(graded_batches, number: int) -> None:
+    batch, reports = BATCHES[number], graded_batches[number]
+    for lang, words in (("en", "en"), ("zh", "zh")):
+        tests = results_by_id(reports[lang])
+        for item in batch:
+            result = tests[item.test]
+            assert result["status"] == "failed" and result["score"] == 0, (item.key, result)
+            assert getattr(item, words) in result["hint"], (item.key, lang, result["hint"])
+    planted = {item.file.removesuffix(".py") for item in batch}
+    for exercise_id in EXERCISES:
+        score = exercise(reports["en"], exercise_id)["score"]
+        if exercise_id in planted:
+            assert score < 20, exercise_id
+        else:
+            assert score == 20, (exercise_id, [item.key for item in batch])
+
+
+def test_correct_variants_keep_full_marks(tmp_path: Path) -> None:
+    """einsum, concatenated weights, slicing instead of chunk, float64 then cast back, multi_dot, log-sum-exp."""
+    target = tmp_path / "submission"
+    for filename, code in VARIANTS.items():
+        plant(target, filename, code)
+    run = grade("--target", str(target), "--seed", "4")
+    assert run.returncode == 0, results_by_id(run.report)
+    assert run.report["score"] == 100
+
+
+def test_a_mistake_with_no_known_diagnosis_says_where_the_difference_starts(tmp_path: Path) -> None:
+    """A wrong backward half at the last time step only: the hint names the time step and the half."""
+    target = plant(tmp_path / "submission", "ex2_rnn_layers.py", """
+_right = run_layers
+def run_layers(cell, x, hx, weights, num_layers, bidirectional=False, dropout=0.0, training=False):
+    output, h_n = _right(cell, x, hx, weights, num_layers, bidirectional, dropout, training)
+    if bidirectional:
+        H = output.shape[2] // 2
+        output = torch.cat([output[:-1], torch.cat([output[-1:, :, :H], 0.5 * output[-1:, :, H:]], dim=2)])
+    return output, h_n
+""")
+    report = grade("ex2", "--target", str(target), "--seed", "3").report
+    hint = results_by_id(report)["ex2_rnn_layers::bidirectional"]["hint"]
+    assert "at time step t=" in hint and "in the backward half" in hint and "the earlier steps match" in hint, hint
+
+
+def test_several_mistakes_are_listed_ranked_by_where_to_look_first(tmp_path: Path) -> None:
+    """Code that does not run first, then a wrong shape, then a named mistake, then unexplained values."""
+    target = tmp_path / "submission"
+    plant(target, "ex1_rnn_cell.py", """
+_right_layer = rnn_layer
+def rnn_layer(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh"):
+    output, h_n = _right_layer(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity)
+    return output * 1.01, h_n
+""")
+    plant(target, "ex3_lstm.py", """
+_right_cell = lstm_cell
+def lstm_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    h, c = _right_cell(x, state, weight_ih, weight_hh, bias_ih, bias_hh)
+    return h.T, c
+""")
+    plant(target, "ex4_gru.py", next(p.code for p in PLANTS if p.key == "GRU z and 1 - z swapped"))
+    plant(target, "ex5_vanishing.py", """
+def hidden_jacobian(h_seq, weight_hh):
+    raise RuntimeError("broken")
+""")
+    run = grade("--target", str(target), "--seed", "3")
+    order = run.report["fix_first"]
+    assert [test_id.split("::")[0] for test_id in order] == ["ex5_vanishing", "ex3_lstm", "ex4_gru", "ex1_rnn_cell"]
+    text = run_grader("--target", str(target), "--seed", "3").stdout
+    listed = text.split("Where to look first:")[1].split("Total:")[0]
+    lines = [line.strip() for line in listed.strip().splitlines()]
+    assert lines[0].startswith("1. ex5_vanishing  hidden_jacobian raised RuntimeError")
+    assert lines[1].startswith("2. ex3_lstm  lstm_cell: h' has shape")
+    assert lines[2].startswith("3. ex4_gru  gru_cell: z and 1 − z are swapped")
+    assert lines[3].startswith("4. ex1_rnn_cell  rnn_layer: output differs")
+    assert "Re-run one exercise with: python -m grader ex5" in text
