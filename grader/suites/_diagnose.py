@@ -359,8 +359,8 @@ def _lstm_cell_variant(h_of: Callable[..., torch.Tensor] | None = None,
 
 LSTM_CELL = [
     Diagnosis("h_without_tanh", _lstm_cell_variant(h_of=lambda o, c_next, c: o * c_next),
-              "h' = o·c' is missing the tanh: h' = o·tanh(c') (your h' leaves (-1, 1)).",
-              "h' = o·c' 少了 tanh：应为 h' = o·tanh(c')（你的 h' 超出了 (-1, 1)）。", outputs=(0,)),
+              "h' = o·c' is missing the tanh: h' = o·tanh(c'), which keeps h' inside (-1, 1).",
+              "h' = o·c' 少了 tanh：应为 h' = o·tanh(c')，这样 h' 才会落在 (-1, 1) 之内。", outputs=(0,)),
     Diagnosis("h_from_old_c", _lstm_cell_variant(h_of=lambda o, c_next, c: o * torch.tanh(c)),
               "h' uses the old cell state c; it must use the new one: h' = o·tanh(c').",
               "h' 用了旧的细胞状态 c；应使用新的：h' = o·tanh(c')。", outputs=(0,)),
