@@ -97,6 +97,24 @@ def rnn_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearit
         pre = pre + bias_ih + bias_hh
     return torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)
 """, "ex1_rnn_cell::cell_tanh", "h W_hhᵀ term is missing", "缺少 h W_hhᵀ"),
+    Plant("rnn_cell W_hh not transposed", EX1, """
+def rnn_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh"):
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(nonlinearity)
+    pre = x @ weight_ih.T + h @ weight_hh
+    if bias_ih is not None:
+        pre = pre + bias_ih + bias_hh
+    return torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)
+""", "ex1_rnn_cell::cell_tanh", "instead of W_hhᵀ", "而不是 W_hhᵀ"),
+    Plant("rnn_cell W_ih not transposed", EX1, """
+def rnn_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh"):
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(nonlinearity)
+    pre = x @ weight_ih + h @ weight_hh.T
+    if bias_ih is not None:
+        pre = pre + bias_ih + bias_hh
+    return torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)
+""", "ex1_rnn_cell::cell_tanh", "x @ weight_ih.T (B, G*H)", "x @ weight_ih.T (B, G*H)"),
     Plant("concat order [h, x]", EX1, """
 def rnn_cell_concat(x, h, weight, bias=None):
     pre = torch.cat([h, x], dim=1) @ weight.T
@@ -170,6 +188,21 @@ def lstm_gates(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     i, f, g, o = gates.chunk(4, dim=1)
     return torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
 """, "ex3_lstm::forget_gate", "adds b_ih but not b_hh", "没有加 b_hh"),
+    Plant("LSTM biases added twice", EX3, """
+def lstm_gates(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    gates = x @ weight_ih.T + h @ weight_hh.T
+    if bias_ih is not None:
+        gates = gates + 2 * (bias_ih + bias_hh)
+    i, f, g, o = gates.chunk(4, dim=1)
+    return torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+""", "ex3_lstm::output_gate", "right when the biases are zero", "偏置为零时结果正确"),
+    Plant("LSTM cell state scaled", EX3, """
+def lstm_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    h, c = state
+    i, f, g, o = lstm_gates(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
+    c_next = 0.5 * f * c + i * g
+    return o * torch.tanh(c_next), c_next
+""", "ex3_lstm::cell_values", "right when the previous state is zero", "上一时刻的状态为零时结果正确"),
     Plant("h = o * c", EX3, """
 def lstm_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     h, c = state

@@ -132,6 +132,11 @@ RNN_CELL = [
     Diagnosis("no_activation", _rnn_cell_with("none"),
               "it returns the pre-activation x W_ihᵀ + b_ih + h W_hhᵀ + b_hh without the nonlinearity.",
               "返回的是激活前的值 x W_ihᵀ + b_ih + h W_hhᵀ + b_hh，忘了套上激活函数。"),
+    Diagnosis("hh_not_transposed", lambda ctx: ACTIVATIONS[_asked(ctx)](
+                  _lin(ctx.value("x"), ctx.value("weight_ih"), ctx.value("bias_ih"))
+                  + ctx.value("h") @ ctx.value("weight_hh") + (ctx.value("bias_hh") if _has_bias(ctx, "bias_hh") else 0)),
+              "it multiplies h by W_hh instead of W_hhᵀ: the term is h @ weight_hh.T.",
+              "h 乘的是 W_hh 而不是 W_hhᵀ：这一项应写 h @ weight_hh.T。"),
     Diagnosis("ignores_h", _rnn_cell_ignoring_h,
               "the h W_hhᵀ term is missing: the previous state h must enter the new one.",
               "缺少 h W_hhᵀ 这一项：上一时刻的状态 h 必须参与计算。"),
@@ -628,8 +633,27 @@ TABLES: dict[str, list[Diagnosis]] = {
 STRUCTURAL: dict[str, list[Callable[[Context], Found | None]]] = {"run_layers": [_h_n_rows]}
 
 
-def diagnose(ctx: Context) -> Found | None:
-    """The sentence naming the mistake, or None when no known mistake fits."""
+# Probes, tried when no known mistake fits: the inputs to set to zero, and what it means when the
+# learner's function then agrees with torch.
+BIASES = ("bias_ih", "bias_hh")
+PROBES: dict[str, list[tuple[str, tuple[str, ...], str, str]]] = {
+    name: [("bias_probe", BIASES,
+            "it is right when the biases are zero, so the mistake is in how b_ih and b_hh are added "
+            "(each once, b_ih with the input part and b_hh with the hidden part).",
+            "偏置为零时结果正确，所以错在 b_ih 和 b_hh 的加法上（各加一次，b_ih 属于输入部分，b_hh 属于隐藏部分）。"),
+           ("state_probe", ("h", "state", "h0"),
+            "it is right when the previous state is zero, so the mistake is in how the state enters "
+            "(h W_hhᵀ, and for the LSTM the cell state c).",
+            "上一时刻的状态为零时结果正确，所以错在状态参与计算的方式上（h W_hhᵀ，以及 LSTM 的细胞状态 c）。")]
+    for name in ("rnn_cell", "rnn_layer", "lstm_gates", "lstm_cell", "gru_gates", "gru_cell")
+}
+
+
+def diagnose(ctx: Context, probe: Callable[[tuple[str, ...]], bool] | None = None) -> Found | None:
+    """The sentence naming the mistake, or None when no known mistake fits.
+
+    `probe(names)` says whether the learner's function agrees with torch once those inputs are zero.
+    """
     for check in STRUCTURAL.get(ctx.function, []):
         found = _quietly(lambda: check(ctx))
         if found:
@@ -640,6 +664,10 @@ def diagnose(ctx: Context) -> Found | None:
         predicted = _quietly(lambda: entry.predict(ctx))
         if predicted is not None and ctx.matches(predicted):
             return Found(entry.key, entry.en, entry.zh)
+    for key, names, en, zh in PROBES.get(ctx.function, []) if probe else []:
+        present = tuple(name for name in names if name in ctx.inputs)
+        if present and probe(present):
+            return Found(key, en, zh)
     return None
 
 

@@ -281,10 +281,29 @@ def _learner_error_hint(label: str, error: dict[str, Any]) -> Fail:
         )
     if kind == "syntax":
         return _import_error_hint(label, error)
+    shapes = _shape_error(error["message"])
     return Fail(
-        f"{label} raised {error['type']}: {error['message']}{where.en}.",
-        f"{label} 抛出了 {error['type']}: {error['message']}{where.zh}。",
+        f"{label} raised {error['type']}: {error['message']}{where.en}.{shapes.en}",
+        f"{label} 抛出了 {error['type']}: {error['message']}{where.zh}。{shapes.zh}",
+        kind="shape" if shapes.en else "runs",
     )
+
+
+def _shape_error(message: str) -> Text:
+    """What a shape error from torch means here (nothing for other errors)."""
+    if "cannot be multiplied" in message:
+        return Text(
+            " The sizes in a matrix product do not fit: the weights have torch.nn's shapes, weight_ih (G*H, I) "
+            "and weight_hh (G*H, H), so the products are x @ weight_ih.T (B, G*H) and h @ weight_hh.T (B, G*H).",
+            "矩阵乘法的尺寸对不上：权重是 torch.nn 的形状，weight_ih 为 (G*H, I)、weight_hh 为 (G*H, H)，"
+            "所以应写 x @ weight_ih.T (B, G*H) 和 h @ weight_hh.T (B, G*H)。")
+    if "must match the size of tensor" in message:
+        return Text(
+            " Two tensors of different shapes were combined elementwise: every term of a cell's sum is (B, G*H) "
+            "(one gate block (B, H) after chunk), and a bias (G*H,) broadcasts over the batch.",
+            "两个形状不同的张量做了逐元素运算：单元中相加的每一项都是 (B, G*H)（chunk 之后每个门是 (B, H)），"
+            "偏置 (G*H,) 会沿批次广播。")
+    return Text("", "")
 
 
 @dataclass
@@ -527,18 +546,46 @@ def tolerance(dtype: torch.dtype) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Explain:
-    """What the diagnoses need to know about a call: the learner function's name, its inputs, its options."""
+    """What the diagnoses need to know about a call: the learner function's name, its inputs, its options,
+    and (for probes) the learner function and torch's reference themselves."""
 
     function: str
     inputs: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
+    learner: Any = None
+    reference: Callable[..., Any] | None = None
 
 
-def explain_call(learner: Any, inputs: dict[str, Any]) -> Explain | None:
+def explain_call(learner: Any, inputs: dict[str, Any], reference: Callable[..., Any] | None = None) -> Explain | None:
     """The Explain for calling `learner` (a RemoteFunction) with `inputs`; None for anything else."""
     if not isinstance(learner, RemoteFunction) or learner.build is not None:
         return None
-    return Explain(learner.name, inputs, dict(learner.bound))
+    return Explain(learner.name, inputs, dict(learner.bound), learner, reference)
+
+
+def _zeroed(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return torch.zeros_like(value)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_zeroed(v) for v in value)
+    return value
+
+
+def _probe(explain: Explain) -> Callable[[tuple[str, ...]], bool]:
+    """Whether the learner's function agrees with torch once the named inputs are zero (probes run in the sandbox)."""
+    def agrees(names: tuple[str, ...]) -> bool:
+        if explain.reference is None or any(explain.inputs.get(name) is None for name in names):
+            return False
+        inputs = {k: _zeroed(v) if k in names else v for k, v in explain.inputs.items()}
+        try:
+            got = flatten(call(explain.function, explain.learner, *inputs.values()))
+            want = flatten(explain.reference(*inputs.values()))
+        except Fail:
+            return False
+        return len(got) == len(want) and all(
+            g.shape == w.shape and g.dtype == w.dtype and torch.allclose(g, w.detach(), *tolerance(w.dtype))
+            for g, w in zip(got, want))
+    return agrees
 
 
 Diagnoser = Callable[[tuple[int, ...]], tuple["_diagnose.Found | None", "_diagnose.Found"]]
@@ -548,7 +595,7 @@ def _diagnoser(explain: Explain, got: list[torch.Tensor], want: list[torch.Tenso
     def run(first: tuple[int, ...]) -> tuple[_diagnose.Found | None, _diagnose.Found]:
         context = _diagnose.Context(explain.function, explain.inputs, [g.detach() for g in got],
                                     [w.detach() for w in want], index, explain.options)
-        return _diagnose.diagnose(context), _diagnose.locate(context, first)
+        return _diagnose.diagnose(context, _probe(explain)), _diagnose.locate(context, first)
     return run
 
 
@@ -686,7 +733,7 @@ def expect_component(label: str, learner: Callable[..., Any], reference: Callabl
     want = flatten(reference(*inputs.values()))
     got = unpack(label, pending.reply().result, spec)
     out = flat_outs(spec)[index]
-    explain = explain_call(learner, inputs)
+    explain = explain_call(learner, inputs, reference)
     diagnoser = _diagnoser(explain, got, want, index) if explain else None
     expect_close(label, out.name, out.dims, got[index], want[index], case_text, versus, diagnoser)
 
@@ -696,7 +743,8 @@ def expect_same(label: str, learner: Callable[..., Any], reference: Callable[...
     """Call both with the inputs (positionally, in order) and compare every output."""
     pending = start(label, learner, tuple(inputs.values()), {})
     want = reference(*inputs.values())
-    return expect_outputs(label, pending.reply().result, want, spec, case_text, versus, explain_call(learner, inputs))
+    return expect_outputs(label, pending.reply().result, want, spec, case_text, versus,
+                          explain_call(learner, inputs, reference))
 
 
 def expect_gradients(label: str, learner: Callable[..., Any], reference: Callable[..., Any],
@@ -714,7 +762,7 @@ def expect_gradients(label: str, learner: Callable[..., Any], reference: Callabl
                     grad_paths=[path for _, path in paths])
     want_grads = vjp(want, ref_inputs, cotangents)
     reply = pending.reply()
-    expect_outputs(label, reply.result, want, spec, case_text, versus, explain_call(learner, inputs))
+    expect_outputs(label, reply.result, want, spec, case_text, versus, explain_call(learner, inputs, reference))
     if not any(reply.has_grad or []):
         raise Fail(
             f"{label}: the outputs carry no gradient (no grad_fn) {case_text.en}; do not use .detach(), "
