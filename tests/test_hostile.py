@@ -34,7 +34,7 @@ torch.equal = lambda *args, **kwargs: True
 torch.isclose = lambda a, b, **kwargs: torch.ones_like(a, dtype=torch.bool)
 torch.Tensor.__eq__ = lambda self, other: True
 torch.Tensor.__ne__ = lambda self, other: False
-""" + WRONG_LSTM_CELL, ["ex3", "ex4"], ("ex3_lstm::cell_values", ["h' differs from torch.nn.LSTMCell"]),
+""" + WRONG_LSTM_CELL, ["ex3", "ex4"], ("ex3_lstm::cell_values", ["missing the tanh"]),
      ("ex3_lstm", 10)),
     ("monkeypatching the judge and pytest", "ex3_lstm.py", """
 import sys
@@ -44,7 +44,7 @@ _judge.expect_outputs = lambda *args, **kwargs: []
 _judge.Fail = type("Fail", (Exception,), {})
 import pytest
 pytest.fail = lambda *args, **kwargs: None
-""" + WRONG_LSTM_CELL, ["ex3", "ex4"], ("ex3_lstm::cell_values", ["h' differs from torch.nn.LSTMCell"]),
+""" + WRONG_LSTM_CELL, ["ex3", "ex4"], ("ex3_lstm::cell_values", ["missing the tanh"]),
      ("ex3_lstm", 10)),
     ("a tensor subclass that says it equals anything", "ex4_gru.py", """
 class _Agreeable(torch.Tensor):

@@ -493,8 +493,7 @@ GRU_CELL = [
 
 
 def _sigmoid_prime(z: torch.Tensor) -> torch.Tensor:
-    s = torch.sigmoid(z)
-    return s * (1 - s)
+    return torch.sigmoid(z) * torch.sigmoid(-z)  # = σ(z)(1 − σ(z))
 
 
 SIGMOID_DERIVATIVE = [
