@@ -49,34 +49,16 @@ FULL_GOAL_X = 2.0  # a full grade: at most this many times `import torch`
 ONE_GOAL_X = 1.5  # one exercise
 OVERHEAD_GOAL = 0.20  # the grader over bare pytest on the same suites: less than this
 
-# Mistakes planted in every other generated submission: (file, code appended to a copy of solutions/).
-PLANTS: list[tuple[str, str]] = [
-    ("ex3_lstm.py", """
-def lstm_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    h, c = state
-    i, f, g, o = lstm_gates(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
-    c_next = f * c + i * g
-    return o * c_next, c_next
-"""),
-    ("ex4_gru.py", """
-_right_gru_cell = gru_cell
-def gru_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    return _right_gru_cell(x, h, weight_ih, weight_hh, bias_ih, bias_hh).detach()
-"""),
-    ("ex1_rnn_cell.py", """
-def rnn_cell_concat(x, h, weight, bias=None):
-    return torch.tanh(torch.cat([x, h]) @ weight.T)
-"""),
-    ("ex5_vanishing.py", """
-def clip_grad_norm(grads, max_norm):
-    total = torch.sqrt(sum((g ** 2).sum() for g in grads))
-    if total > max_norm:
-        for g in grads:
-            g.mul_(max_norm / (total + 1e-6))
-    return grads, total
-"""),
-    ("ex4_gru.py", "def gru_cell(x, h:\n    return h\n"),
-]
+
+def _plants() -> list[tuple[str, str]]:
+    """Mistakes planted in every other generated submission: (file, code appended to a copy of solutions/),
+    taken from the tests' catalog of learner mistakes."""
+    sys.path.insert(0, str(REPO / "tests"))
+    try:
+        from plants import PLANTS as CATALOG
+    finally:
+        sys.path.remove(str(REPO / "tests"))
+    return [(plant.file, plant.code) for plant in CATALOG]
 
 
 class BenchmarkError(Exception):
@@ -292,13 +274,13 @@ def run_rounds(chosen: list[Command], rounds: int, warmup: bool, timeout_s: floa
 
 
 def make_submissions(folder: Path, count: int) -> list[Path]:
-    """`count` copies of solutions/; every other one with a planted mistake (cycling through PLANTS)."""
-    made = []
+    """`count` copies of solutions/; every other one with a planted mistake (cycling through the catalog in tests/plants.py)."""
+    made, plants = [], _plants()
     for index in range(count):
         target = folder / f"submission_{index + 1:03d}"
         shutil.copytree(SOLUTIONS, target, ignore=shutil.ignore_patterns("__pycache__"))
         if index % 2 == 1:
-            filename, code = PLANTS[(index // 2) % len(PLANTS)]
+            filename, code = plants[(index // 2) % len(plants)]
             with open(target / filename, "a", encoding="utf-8") as file:
                 file.write("\n\n" + code.strip() + "\n")
         made.append(target)

@@ -363,3 +363,8 @@ def chain_gradient(z, w):
     return torch.exp(torch.sum(torch.log(torch.abs(s * (1 - s) * w)))) * torch.prod(torch.sign(w))
 """,
 }
+
+
+def code_of(key: str) -> str:
+    """The planted code of the catalog entry `key`."""
+    return next(p.code for p in PLANTS if p.key == key)

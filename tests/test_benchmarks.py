@@ -107,7 +107,7 @@ def test_submissions_alternate_clean_and_planted(tmp_path: Path) -> None:
     solution_sizes = {p.name: p.stat().st_size for p in (REPO / "solutions").glob("*.py")}
     for index, folder in enumerate(made):
         grown = [p.name for p in folder.glob("*.py") if p.stat().st_size != solution_sizes[p.name]]
-        assert grown == ([] if index % 2 == 0 else [bench.PLANTS[index // 2][0]])
+        assert grown == ([] if index % 2 == 0 else [bench._plants()[index // 2][0]])
 
 
 def test_tree_memory_counts_children(tmp_path: Path) -> None:

@@ -17,14 +17,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, exercise, grade, plant, results_by_id
+from plants import code_of
 
-WRONG_LSTM_CELL = """
-def lstm_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    h, c = state
-    i, f, g, o = lstm_gates(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
-    c_next = f * c + i * g
-    return o * c_next, c_next
-"""
+WRONG_LSTM_CELL = code_of("h = o * c")
 
 # (case, file, code, exercises graded, (test that must fail, words of its hint), (exercise, its score))
 CASES = [

@@ -13,15 +13,10 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, SOLUTIONS, plant, run_grader
+from plants import code_of
 from grader.export_student import find_reference_code
 
-WRONG_LSTM_CELL = """
-def lstm_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    h, c = state
-    i, f, g, o = lstm_gates(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
-    c_next = f * c + i * g
-    return o * c_next, c_next
-"""
+WRONG_LSTM_CELL = code_of("h = o * c")
 
 
 def grade_in(folder: Path, *args: str) -> subprocess.CompletedProcess:

@@ -22,15 +22,10 @@ from typing import Any
 import pytest
 
 from conftest import REPO, Run, plant, results_by_id, run_grader
+from plants import code_of
 
 SUITES = REPO / "grader" / "suites"
-WRONG_LSTM_CELL = """
-def lstm_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    h, c = state
-    i, f, g, o = lstm_gates(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
-    c_next = f * c + i * g
-    return o * c_next, c_next
-"""
+WRONG_LSTM_CELL = code_of("h = o * c")
 EXITING_JACOBIAN = """
 import os
 def hidden_jacobian(h_seq, weight_hh):
