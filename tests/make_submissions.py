@@ -15,17 +15,13 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from plants import code_of  # noqa: E402  (the catalog of learner mistakes beside this script)
 
 # (name, file, code appended to the solutions' file, expected total); file None: see `write_submission`.
 MISTAKES: list[tuple[str, str | None, str, int | None]] = [
     ("correct", "ex1_rnn_cell.py", "", 100),
-    ("lstm_h_without_tanh", "ex3_lstm.py", """
-def lstm_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    h, c = state
-    i, f, g, o = lstm_gates(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
-    c_next = f * c + i * g
-    return o * c_next, c_next
-""", 90),
+    ("lstm_h_without_tanh", "ex3_lstm.py", code_of("h = o * c"), 90),
     ("stubs", None, "stubs", 0),
     ("gru_detached", "ex4_gru.py", """
 _right_gru_cell = gru_cell
@@ -40,10 +36,7 @@ def clip_grad_norm(grads, max_norm):
             g.mul_(max_norm / (total + 1e-6))
     return grads, total
 """, 95),
-    ("chain_sum", "ex5_vanishing.py", """
-def chain_gradient(z, w):
-    return torch.sum(sigmoid_derivative(z) * w)
-""", 97),
+    ("chain_sum", "ex5_vanishing.py", code_of("chain as a sum"), 97),
     ("no_value_error", "ex1_rnn_cell.py", """
 def rnn_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh"):
     act = torch.relu if nonlinearity == "relu" else torch.tanh
