@@ -297,11 +297,16 @@ def _blocks(pre: torch.Tensor, count: int) -> list[torch.Tensor]:
     return list(pre.chunk(count, dim=1))
 
 
+def _identity(t: torch.Tensor) -> torch.Tensor:
+    return t
+
+
 def _lstm_gate_from_block(block: int, act: Callable[[torch.Tensor], torch.Tensor] | None = None,
                           use_ih: bool = True, use_hh: bool = True) -> Callable[[Context], torch.Tensor]:
+    """Block `block` of the pre-activation through `act` (default: that block's own activation)."""
     def predict(ctx: Context) -> torch.Tensor:
         pre = _blocks(_cell_pre(ctx, use_ih, use_hh), 4)[block]
-        return (act or LSTM_ACTS[block])(pre) if act is not False else pre
+        return (act or LSTM_ACTS[block])(pre)
     return predict
 
 
@@ -326,7 +331,7 @@ def _lstm_gate_diagnoses() -> list[Diagnosis]:
             + ("（候选值 g 的范围是 (-1, 1)，不是 (0, 1)）。" if name == "g" else "（门的取值范围是 (0, 1)）。"),
             outputs=(k,)))
         found.append(Diagnosis(
-            f"{name}_no_activation", _lstm_gate_from_block(k, False),
+            f"{name}_no_activation", _lstm_gate_from_block(k, _identity),
             f"{name} is returned before its activation ({right_name}).",
             f"返回的 {name} 还没有经过激活函数（{right_name}）。", outputs=(k,)))
     for use_ih, use_hh, en, zh in ((True, False, "it adds b_ih but not b_hh", "只加了 b_ih，没有加 b_hh"),
@@ -419,7 +424,8 @@ def _gru_gates(ctx: Context, n_form: str = "torch", use_ih: bool = True, use_hh:
     return r, z, n_act(n_pre)
 
 
-def _gru_gate_is(k: int, j: int) -> Callable[[Context], torch.Tensor]:
+def _gru_gate_is(j: int) -> Callable[[Context], torch.Tensor]:
+    """torch's gate number `j`."""
     def predict(ctx: Context) -> torch.Tensor:
         xi, hh = _gru_parts(ctx)
         return torch.sigmoid(xi[j] + hh[j]) if j < 2 else _gru_gates(ctx)[2]
@@ -444,7 +450,7 @@ def _gru_gate_diagnoses() -> list[Diagnosis]:
         for j, other in enumerate(GRU_GATES):
             if j != k:
                 found.append(Diagnosis(
-                    f"{name}_is_{other}", _gru_gate_is(k, j),
+                    f"{name}_is_{other}", _gru_gate_is(j),
                     f"your {name} gate equals torch's {other}: the weight rows are ordered r, z, n "
                     f"(block {k}, rows {k}*H:{k + 1}*H, is {name}).",
                     f"你的 {name} 门等于 torch 的 {other}：权重的行按 r、z、n 排列（第 {k} 块，即第 {k}*H 到 "
@@ -565,14 +571,10 @@ HIDDEN_JACOBIAN = [
 
 
 def _norms_scaled(ctx: Context) -> torch.Tensor | None:
+    """torch's norms times the learner's first over torch's first (the match then checks the rest)."""
     got, want = ctx.got[0], ctx.want[0]
-    if not bool((want.abs() > 0).all()):
-        return None
-    ratio = got / want
-    if torch.allclose(ratio, ratio[0].expand_as(ratio), rtol=1e-6, atol=0) and not torch.isclose(ratio[0], torch.ones(())
-                                                                                              .to(ratio)):
-        return want * ratio[0]
-    return None
+    factor = got[0] / want[0]
+    return want * factor if bool(torch.isfinite(factor)) and not bool(torch.isclose(factor, torch.ones_like(factor))) else None
 
 
 GRADIENT_NORMS = [
