@@ -70,8 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=_seed, default=None, help="random inputs' seed (default: fresh each run)")
     parser.add_argument("--json", metavar="PATH", help="write the JSON report here ('-' = stdout)")
     parser.add_argument("--lang", choices=("en", "zh"), default=None, help="hint language (default: from the locale)")
-    parser.add_argument("--timeout", type=_positive, default=30.0, metavar="SECONDS",
-                        help="time limit of one test (default: 30)")
+    parser.add_argument("--timeout", type=_positive, default=10.0, metavar="SECONDS",
+                        help="time limit of one test (default: 10)")
     parser.add_argument("--memory", type=_memory, default=2048, metavar="MIB",
                         help="memory limit of the process running the graded code, in MiB (default: 2048)")
     parser.add_argument("--verbose", "-v", action="store_true", help="list every test, passed ones too")
@@ -195,7 +195,8 @@ def grade(options: Options) -> int:
     started = time.monotonic()
     plan = runner.RunPlan(exercises=options.exercises, target=options.target, device=options.device,
                           seed=options.seed, test_timeout_s=options.test_timeout_s,
-                          memory_mib=options.memory_mib, private_suites=options.suites)
+                          memory_mib=options.memory_mib, private_suites=options.suites,
+                          confine=os.environ.get("GRADER_CONFINE", "auto"))
     progress = report.ProgressLine(sys.stderr, options.lang)
     try:
         run = runner.run_suites(plan, on_progress=progress.update)

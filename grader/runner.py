@@ -11,10 +11,12 @@ left behind is killed: nothing of the learner's can write it afterwards.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -23,7 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
+import psutil
+
 from grader import reaper, seal
+from grader.sandbox import confine
 from grader.catalog import SUITES_DIR, Exercise
 from grader.target import REPO_ROOT
 
@@ -41,8 +46,9 @@ class RunPlan:
     target: Path
     device: str
     seed: int
-    test_timeout_s: float = 30.0
+    test_timeout_s: float = 10.0
     memory_mib: int = 2048
+    confine: str = "auto"  # "none": run learner code without OS confinement (the path of OSes that have none)
     private_suites: Path | None = None  # --suites DIR: its files are laid over grader/suites/
     suites_dir: Path = SUITES_DIR  # where the judge runs; a temporary merged copy with private suites
 
@@ -152,12 +158,28 @@ def _aborted_record(nodeid: str, manifest: list[dict[str, Any]], result: _Round 
     return {"nodeid": nodeid, "outcome": "failed", "metadata": metadata}
 
 
+JUDGE_START = Path(__file__).resolve().parent / "judge" / "start.py"
+DEPENDENCIES = ("torch", "numpy", "pytest", "pytest_jsonreport", "psutil")
+
+
+def site_paths() -> list[str]:
+    """The folders the grader's dependencies are imported from (an isolated interpreter may not look there)."""
+    folders = []
+    for name in DEPENDENCIES:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            folder = str(Path(spec.origin).resolve().parents[1])
+            if folder not in folders:
+                folders.append(folder)
+    return folders
+
+
 def _pytest_command(plan: RunPlan, report: Path, deselect: list[str]) -> list[str]:
     command = [
-        sys.executable, "-m", "pytest", *(str(e.suite_in(plan.suites_dir)) for e in plan.exercises),
+        sys.executable, "-I", str(JUDGE_START), *(str(e.suite_in(plan.suites_dir)) for e in plan.exercises),
         "-c", str(plan.suites_dir / "pytest.ini"), "--rootdir", str(plan.suites_dir),
-        "-p", "pytest_jsonreport.plugin", "--json-report", f"--json-report-file={report}",
-        "--json-report-omit", "collectors", "log", "streams", "warnings", "keywords",
+        "-p", "grader.judge.plugin", "-p", "pytest_jsonreport.plugin", "--json-report",
+        f"--json-report-file={report}", "--json-report-omit", "collectors", "log", "streams", "warnings", "keywords",
         "-q", "--no-header", "-p", "no:cacheprovider",
     ]
     for nodeid in deselect:
@@ -166,54 +188,83 @@ def _pytest_command(plan: RunPlan, report: Path, deselect: list[str]) -> list[st
 
 
 def _judge_environment(plan: RunPlan, workdir: Path) -> dict[str, str]:
-    # The judge may cache the suites' compiled code (the sandbox never writes any beside the learner's files).
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRADER_", "PYTHONDONTWRITEBYTECODE"))}
+    """An allowlist (no tokens or credentials reach the judge, let alone the sandbox), and the run's settings."""
+    env = confine.safe_environment(os.environ, workdir)
     env.update(
         # The graded tensors are tiny: one thread each for the judge and the sandbox. More only spin
         # and compete for the cores (a grade took 40% longer with torch's default threads on 2 cores).
         OMP_NUM_THREADS="1",
         MKL_NUM_THREADS="1",
         PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
+        GRADER_SITE_PATHS=os.pathsep.join(site_paths()),
         GRADER_TARGET=str(plan.target),
         GRADER_SEED=str(plan.seed),
         GRADER_DEVICE=plan.device,
         GRADER_TEST_TIMEOUT=str(plan.test_timeout_s),
         GRADER_MEMORY_MIB=str(plan.memory_mib),
-        PYTHONPATH=os.pathsep.join([str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        GRADER_CONFINE=plan.confine,
         GRADER_PROGRESS=str(workdir / "progress.log"),
         GRADER_MANIFEST=str(workdir / "manifest.json"),
     )
     return env
 
 
-def _read_json(path: Path) -> Any:
+MAX_FILE_BYTES = 64 * 2**20  # the judge's report and manifest; anything larger was not written by it
+
+
+def _read_text(path: Path) -> str | None:
+    """A regular file's text; None for anything else (a FIFO or a folder in its place must not block or crash)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        info = path.lstat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+            return None
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def _read_json(path: Path) -> Any:
+    text = _read_text(path)
+    try:
+        return None if text is None else json.loads(text)
+    except ValueError:
         return None
 
 
 def _read_progress(path: Path) -> tuple[list[str], set[str]]:
     started, finished = [], set()
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            event, _, nodeid = line.partition(" ")
-            if event == "start":
-                started.append(nodeid)
-            elif event == "end":
-                finished.add(nodeid)
+    for line in (_read_text(path) or "").splitlines():
+        event, _, nodeid = line.partition(" ")
+        if event == "start":
+            started.append(nodeid)
+        elif event == "end":
+            finished.add(nodeid)
     return started, finished
 
 
+STOPPED_LIMIT_S = 2.0  # a judge held stopped (SIGSTOP, a debugger) this long is given up on
+
+
+def _stopped(process: subprocess.Popen) -> bool:
+    try:
+        return psutil.Process(process.pid).status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
+    except psutil.Error:
+        return False
+
+
 def _wait(process: subprocess.Popen, timeout_s: float, workdir: Path, on_progress: Progress | None) -> int | None:
-    """The exit code, or None after killing the process at its time limit; reports progress meanwhile."""
+    """The exit code, or None after killing the process at its time limit or once it has been held stopped;
+    reports progress meanwhile."""
     deadline = time.monotonic() + timeout_s
     total = 0  # tests in this round, known once the judge has written its manifest
+    stopped_since: float | None = None
     while True:
         try:
             return process.wait(timeout=0.2)
         except subprocess.TimeoutExpired:
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            stopped_since = (stopped_since or now) if _stopped(process) else None
+            if now > deadline or (stopped_since is not None and now - stopped_since > STOPPED_LIMIT_S):
                 process.kill()
                 process.wait()
                 return None
@@ -246,7 +297,7 @@ def _run_round(plan: RunPlan, deselect: list[str], on_progress: Progress | None)
             process = _start_judge(plan, report_file, deselect, workdir, key, errors)
             returncode = _wait(process, plan.round_timeout_s, workdir, on_progress)
         reaper.kill_descendants()
-        stderr = (workdir / "judge.err").read_text(encoding="utf-8", errors="replace")
+        stderr = _read_text(workdir / "judge.err") or ""
         started, finished = _read_progress(workdir / "progress.log")
         report = _read_json(report_file) if returncode is not None else None
         tampered = report is not None and not (isinstance(report.get("tests"), list) and seal.verify(key, report))

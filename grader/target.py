@@ -7,7 +7,7 @@ from grader.catalog import ALL, SUITES_DIR, Exercise, UsageError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NAMED_TARGETS = ("exercises", "solutions")
-JUDGE_FILES = ("conftest.py", "pytest.ini", "_judge.py")  # the judge's core, beside the suites
+JUDGE_FILES = ("pytest.ini",)  # beside the suites: how the judge runs them (the engine is grader/judge/)
 EXPECTED_FILES = tuple(f"{e.id}.py" for e in ALL if e.id.startswith("ex")) + ("modules.py",)
 
 
@@ -46,7 +46,7 @@ def resolve_suites(value: str | None, exercises: list[Exercise]) -> Path | None:
         names = ", ".join(missing)
         if folder is not None:
             raise UsageError(f"--suites {value}: neither {folder} nor grader/suites/ holds {names} "
-                             "(a private suites folder is a copy of grader/suites/, helpers included)")
+                             "(a private suites folder holds test_<exercise>.py files)")
         raise UsageError(f"grader/suites/ does not hold {names}: this copy of the grader ships without its "
                          "hidden suites; grade with --suites DIR (the instructor's private suites)")
     return folder

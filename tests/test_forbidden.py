@@ -9,14 +9,14 @@ import pytest
 
 from conftest import REPO, exercise, grade, plant, results_by_id
 
-sys.path.insert(0, str(REPO / "grader" / "suites"))
-import _integrity  # noqa: E402
+sys.path.insert(0, str(REPO))
+from grader.judge import forbidden  # noqa: E402
 
 
 def scan(tmp_path: Path, code: str, filename: str = "ex3_lstm.py") -> dict:
     path = tmp_path / filename
     path.write_text(textwrap.dedent(code), encoding="utf-8")
-    return {name: [v.what for v in found] for name, found in _integrity.scan(path).items()}
+    return {name: [v.what for v in found] for name, found in forbidden.scan(path).items()}
 
 
 @pytest.mark.parametrize("code, flagged", [

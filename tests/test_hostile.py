@@ -33,12 +33,20 @@ torch.Tensor.__ne__ = lambda self, other: False
      ("ex3_lstm", 10)),
     ("monkeypatching the judge and pytest", "ex3_lstm.py", """
 import sys
-import _judge
-_judge.expect_close = lambda *args, **kwargs: None
-_judge.expect_outputs = lambda *args, **kwargs: []
-_judge.Fail = type("Fail", (Exception,), {})
-import pytest
-pytest.fail = lambda *args, **kwargs: None
+sys.path[:0] = [sys.path[0] + "/../../..", "grader", "../grader", "../../grader"]
+for name in ("grader.judge.toolkit", "toolkit", "_judge"):
+    try:
+        _judge = __import__(name, fromlist=["x"])
+    except ImportError:
+        continue
+    _judge.expect_close = lambda *args, **kwargs: None
+    _judge.expect_outputs = lambda *args, **kwargs: []
+    _judge.Fail = type("Fail", (Exception,), {})
+try:
+    import pytest
+    pytest.fail = lambda *args, **kwargs: None
+except ImportError:
+    pass
 """ + WRONG_LSTM_CELL, ["ex3", "ex4"], ("ex3_lstm::cell_values", ["missing the tanh"]),
      ("ex3_lstm", 10)),
     ("a tensor subclass that says it equals anything", "ex4_gru.py", """
@@ -64,7 +72,11 @@ def hidden_jacobian(h_seq, weight_hh):
     ("garbage on the reply channel", "ex5_vanishing.py", """
 import os, sys
 def clip_grad_norm(grads, max_norm):
-    os.write(int(sys.argv[3]), (16).to_bytes(8, "little") + b"\\xff" * 16)
+    for fd in range(3, 64):  # the reply channel is one of these
+        try:
+            os.write(fd, (16).to_bytes(8, "little") + b"\\xff" * 16)
+        except OSError:
+            pass
     return grads, torch.zeros(())
 """, ["ex5", "ex4"], ("ex5_vanishing::clip_grad_norm", ["not plain tensors and values"]), ("ex5_vanishing", 15)),
     ("a forged reply that runs code when unpickled", "ex5_vanishing.py", """
@@ -74,7 +86,11 @@ class _Payload:
         return (os.system, ("touch {marker}",))
 def clip_grad_norm(grads, max_norm):
     data = pickle.dumps({"ok": True, "result": _Payload(), "violations": [], "modified": []})
-    os.write(int(sys.argv[3]), len(data).to_bytes(8, "little") + data)
+    for fd in range(3, 64):
+        try:
+            os.write(fd, len(data).to_bytes(8, "little") + data)
+        except OSError:
+            pass
     return grads, torch.zeros(())
 """, ["ex5", "ex4"], ("ex5_vanishing::clip_grad_norm", ["not plain tensors and values"]), ("ex5_vanishing", 15)),
     ("a huge allocation", "ex5_vanishing.py", """

@@ -253,7 +253,8 @@ def test_zip_holds_the_scripts_at_its_root_and_the_grader(autograder_zip: Path) 
         setup = archive.read("setup.sh").decode()
         run = archive.read("run_autograder").decode()
     assert {"setup.sh", "run_autograder", "requirements.txt", "grader/__main__.py"} <= names
-    assert {"grader/suites/conftest.py", "grader/suites/_judge.py"} <= names
+    assert {"grader/judge/plugin.py", "grader/judge/toolkit.py", "grader/sandbox/start.py",
+            "grader/suites/pytest.ini"} <= names
     assert {f"grader/suites/test_{e}.py" for e in ("ex1_rnn_cell", "ex5_vanishing", "integration")} <= names
     assert not any(n.startswith(("solutions/", "exercises/", "tests/")) or "__pycache__" in n for n in names)
     assert modes["setup.sh"] & stat.S_IXUSR and modes["run_autograder"] & stat.S_IXUSR

@@ -6,8 +6,8 @@ import functools
 import pytest
 import torch
 
-import _oracle as oracle
-from _judge import (Case, Fail, Inputs, Out, Settings, expect_gradients, expect_same, graded, load_module, raised,
+from grader.judge import oracle
+from grader.judge.toolkit import (Case, Fail, Inputs, Out, Settings, expect_gradients, expect_same, graded, load_module, raised,
                     standard_cases)
 
 H_NEXT = Out("h'", "(B, H)")

@@ -11,8 +11,8 @@ import re
 import pytest
 import torch
 
-import _oracle as oracle
-from _judge import (Case, Fail, Inputs, Out, Settings, call, expect_gradients, expect_outputs, expect_same, graded,
+from grader.judge import oracle
+from grader.judge.toolkit import (Case, Fail, Inputs, Out, Settings, call, expect_gradients, expect_outputs, expect_same, graded,
                     load_module)
 
 CASES = [Case(5, 3, 4, 6, torch.float64, True), Case(4, 2, 7, 3, torch.float32, False)]

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-import _oracle as oracle
-from _judge import Case, Inputs, Out, Settings, expect_component, expect_gradients, expect_same, graded, load_module, standard_cases
+from grader.judge import oracle
+from grader.judge.toolkit import (
+    Case, Inputs, Out, Settings, expect_component, expect_gradients, expect_same, graded, load_module,
+    standard_cases)
 
 GATES = (Out("i", "(B, H)"), Out("f", "(B, H)"), Out("g", "(B, H)"), Out("o", "(B, H)"))
 STATE = (Out("h'", "(B, H)"), Out("c'", "(B, H)"))

@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-import _oracle as oracle
-from _judge import (Explain, Inputs, Out, Settings, call, expect_outputs, expect_same, graded,
+from grader.judge import oracle
+from grader.judge.toolkit import (Explain, Inputs, Out, Settings, call, expect_outputs, expect_same, graded,
                     load_module, Text)
 
 DTYPES = (torch.float64, torch.float32)

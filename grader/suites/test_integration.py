@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-import _oracle as oracle
-from _judge import Case, Out, Settings, expect_gradients, graded, load_module
+from grader.judge import oracle
+from grader.judge.toolkit import Case, Out, Settings, expect_gradients, graded, load_module
 
 CASE = Case(5, 3, 4, 6, torch.float64, True)
 

@@ -1,18 +1,19 @@
-"""torch.nn as the oracle: the same computations the exercises ask for, done by PyTorch.
+"""What the judge hands to learner code: torch-built cells, passed as arguments or put in place of siblings.
 
-Weights are passed in as tensors (through `torch.func.functional_call`), so
-gradients w.r.t. them flow back to the judge's inputs exactly as they do
-for the learner's functions.
+- `CELLS`: cells with `run_layers`' signature, on torch's fused kernels (exercise 2 is
+  graded with them, so a mistake in the learner's own cells costs nothing there);
+- `Given*Cell`: torch.nn cell modules for exercise 5's `gradient_norms`;
+- `STAND_INS`: torch versions of the learner's cell files, for the modules check of exercise 2.
+
+Weights are passed in as tensors (through `torch.func.functional_call`), so gradients
+w.r.t. them flow back exactly as they do through the learner's own functions. The judge's
+oracle uses the same functions, so both sides compute the reference the same way.
 """
 from __future__ import annotations
-
-from typing import Sequence
 
 import torch
 from torch import nn
 from torch.func import functional_call
-
-Weights = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]
 
 
 def _cell_params(weight_ih: torch.Tensor, weight_hh: torch.Tensor,
@@ -79,55 +80,8 @@ def torch_gru_cell(x, h, w_ih, w_hh, b_ih, b_hh):
     return torch.gru_cell(x, h, w_ih, w_hh, b_ih, b_hh)
 
 
-# --- whole layers ------------------------------------------------------------------
-
-MODULES = {"rnn_tanh": nn.RNN, "rnn_relu": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
 CELLS = {"rnn_tanh": torch_rnn_tanh_cell, "rnn_relu": torch_rnn_relu_cell,
          "lstm": torch_lstm_cell, "gru": torch_gru_cell}
-
-
-def parameter_names(num_layers: int, bidirectional: bool) -> list[str]:
-    """torch.nn's names, in torch.nn's order: layer-major, forward before reverse."""
-    names = []
-    for layer in range(num_layers):
-        for suffix in ("", "_reverse") if bidirectional else ("",):
-            names.append(f"l{layer}{suffix}")
-    return names
-
-
-def make_module(mode: str, input_size: int, hidden_size: int, num_layers: int, bias: bool,
-                bidirectional: bool, dropout: float, dtype: torch.dtype, device: torch.device,
-                batch_first: bool = False) -> nn.Module:
-    extra = {"nonlinearity": mode.removeprefix("rnn_")} if mode.startswith("rnn_") else {}
-    return MODULES[mode](input_size, hidden_size, num_layers, bias=bias, batch_first=batch_first,
-                         dropout=dropout, bidirectional=bidirectional, device=device, dtype=dtype, **extra)
-
-
-def module_params(weights: Sequence[Weights], num_layers: int, bidirectional: bool) -> dict[str, torch.Tensor]:
-    params = {}
-    for tag, (w_ih, w_hh, b_ih, b_hh) in zip(parameter_names(num_layers, bidirectional), weights):
-        params[f"weight_ih_{tag}"] = w_ih
-        params[f"weight_hh_{tag}"] = w_hh
-        if b_ih is not None:
-            params[f"bias_ih_{tag}"] = b_ih
-            params[f"bias_hh_{tag}"] = b_hh
-    return params
-
-
-def run_module(mode: str, x: torch.Tensor, hx, weights: Sequence[Weights], num_layers: int,
-               bidirectional: bool = False, dropout: float = 0.0, training: bool = False, seed: int | None = None):
-    """What torch.nn.{RNN, LSTM, GRU} returns for these weights: (output, h_n) or (output, (h_n, c_n)).
-
-    With `seed`, torch's global generator is seeded just before the forward pass (dropout masks).
-    """
-    hidden = weights[0][1].shape[1]
-    module = make_module(mode, x.shape[-1], hidden, num_layers, weights[0][2] is not None,
-                         bidirectional, dropout, x.dtype, x.device)
-    module.train(training)
-    if seed is not None:
-        torch.manual_seed(seed)
-    return functional_call(module, module_params(weights, num_layers, bidirectional), (x, hx))
 
 
 # --- the cells handed to learner code (ex5's gradient_norms) --------------------------------
@@ -148,3 +102,13 @@ class GivenGRUCell(nn.GRUCell):
 class GivenLSTMCell(nn.LSTMCell):
     def forward(self, input, hx=None):
         return super().forward(input, hx)
+
+
+# Sibling modules with torch's cells in place of the learner's (ex2's modules check).
+STAND_INS = {
+    "torch_cells": {
+        "ex1_rnn_cell": {"rnn_cell": rnn_cell},
+        "ex3_lstm": {"lstm_cell": lstm_cell, "lstm_gates": lstm_gates},
+        "ex4_gru": {"gru_cell": gru_cell, "gru_gates": gru_gates},
+    },
+}

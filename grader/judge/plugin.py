@@ -1,22 +1,25 @@
-"""Fixtures and report hooks shared by the hidden suites.
+"""The judge's pytest plugin: fixtures and report hooks for the hidden suites.
 
-Each graded test carries a `graded` marker (points and name). The hooks below
-copy that marker, the hint of a failure and what the learner's code printed into
-the per-test `metadata` of pytest-json-report, which is what the grader reads back.
+The grader loads it with `-p grader.judge.plugin`, so the suites folder holds test
+files only and nothing placed beside them can take its role. Each graded test
+carries a `graded` marker (points and name). The hooks below copy that marker, the
+hint of a failure and what the learner's code printed into the per-test `metadata`
+of pytest-json-report, which is what the grader reads back. Each test has a deadline
+that the judge enforces while it waits for the sandbox.
 """
 from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from grader import reaper, seal
-from _remote import Sandbox
+from grader.judge.remote import Sandbox
 
 # The key that seals this process's report; read before anything of the learner's starts.
 REPORT_KEY = seal.read_key(os.environ.pop("GRADER_KEY_FD", None))
@@ -25,19 +28,22 @@ REPORT_KEY = seal.read_key(os.environ.pop("GRADER_KEY_FD", None))
 reaper.adopt_orphans()
 # The sandbox starts first, so that its import of torch overlaps with the judge's own.
 _DEVICE = os.environ.get("GRADER_DEVICE", "auto")
+_ON_CUDA = _DEVICE.startswith("cuda") or (_DEVICE == "auto" and Path("/dev/nvidiactl").exists())
 SANDBOX = Sandbox(Path(os.environ.get("GRADER_TARGET", "exercises")).resolve(),
                   int(os.environ.get("GRADER_MEMORY_MIB", "2048")),
-                  limit_data=_DEVICE == "cpu" or (_DEVICE == "auto" and not Path("/dev/nvidiactl").exists()),
-                  workdir=os.path.dirname(os.environ.get("GRADER_PROGRESS", "")) or None)
+                  limit_data=not _ON_CUDA,
+                  workdir=os.path.dirname(os.environ.get("GRADER_PROGRESS", "")) or None,
+                  device="cuda" if _ON_CUDA else "cpu",
+                  confined=os.environ.get("GRADER_CONFINE", "auto") != "none")
 SANDBOX.start()
 
 import torch  # noqa: E402
 
-import _judge  # noqa: E402
-from _judge import TEST_TIME_LIMIT_S, Fail, Inputs, Settings, TestTimeout, settings_from_env  # noqa: E402
+from grader.judge import toolkit  # noqa: E402
+from grader.judge.toolkit import TEST_TIME_LIMIT_S, Fail, Inputs, Settings, TestTimeout, settings_from_env  # noqa: E402
 
 SETTINGS = settings_from_env()
-_judge.SESSION.sandbox, _judge.SESSION.run_seed = SANDBOX, SETTINGS.seed
+toolkit.SESSION.sandbox, toolkit.SESSION.run_seed = SANDBOX, SETTINGS.seed
 
 # On CUDA, torch.nn's recurrent modules default to cuDNN, whose float32 math may use TF32
 # (about 1e-3 off) and whose backward needs training mode. The judge's oracle uses PyTorch's
@@ -86,11 +92,7 @@ def make(request: pytest.FixtureRequest) -> Inputs:
     return Inputs(SETTINGS, request.node.nodeid.split("::")[-1])
 
 
-# --- per-test time limit ---------------------------------------------------
-
-
-def _on_alarm(signum: int, frame: Any) -> None:
-    raise TestTimeout()
+# --- per-test time limit: the judge's waits for the sandbox end at the test's deadline ---
 
 
 _last_suite = {"file": ""}
@@ -107,27 +109,18 @@ def _stop_strays(item: pytest.Item) -> None:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     _stop_strays(item)
-    _judge.begin_test(item.nodeid)
+    toolkit.begin_test(item.nodeid)
     SANDBOX.abandon()  # the previous test ended in the middle of a call
     SANDBOX.take_output()
-    with _time_limit():
-        yield
+    SANDBOX.deadline = time.monotonic() + TEST_TIME_LIMIT_S
+    yield
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    with _time_limit():
-        yield
-
-
-class _time_limit:
-    def __enter__(self) -> None:
-        self.previous = signal.signal(signal.SIGALRM, _on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, TEST_TIME_LIMIT_S)
-
-    def __exit__(self, *exc: Any) -> None:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, self.previous)
+    SANDBOX.deadline = time.monotonic() + TEST_TIME_LIMIT_S
+    yield
+    SANDBOX.deadline = None
 
 
 # --- progress log: lets the grader tell which test was running if this process dies ---
@@ -207,5 +200,6 @@ def pytest_json_modifyreport(json_report: dict[str, Any]) -> None:
         "seed": SETTINGS.seed,
         "torch": torch.__version__,
         "sandbox_restarts": SANDBOX.restarts,
+        "confinement": SANDBOX.confinement,
     }
     json_report["grader"]["seal"] = seal.sign(REPORT_KEY, json_report)

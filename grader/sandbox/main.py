@@ -1,55 +1,38 @@
-"""The sandbox: the only process that runs learner code.
+"""The sandbox's request loop: load learner files, call their functions, send back plain values.
 
-The judge (the pytest process running the hidden suites) starts this script as a
-child process and sends it requests over a pipe: load a learner file, call one of
-its functions (optionally backpropagating given cotangents), build one of its
-modules and run it. Replies carry plain values only: tensors, numbers, strings,
-tuples, lists and dicts, written with `torch.save` and read by the judge with
-`torch.load(weights_only=True)`, so nothing the learner's code defines (a tensor
-subclass, an object with its own `__eq__`) reaches the judge. Whatever learner
-code does to this process (monkeypatching torch, exiting, crashing, looping,
-allocating) cannot change a verdict: the judge compares the returned values with
-its own torch.nn, and restarts this process after a fault.
+The judge (the pytest process running the hidden suites) sends requests over a pipe:
+load a learner file, call one of its functions (optionally backpropagating given
+cotangents), build one of its modules and run it. Replies carry plain values only:
+tensors, numbers, strings, tuples, lists and dicts, written with `torch.save` and read
+by the judge with `torch.load(weights_only=True)`, so nothing the learner's code defines
+(a tensor subclass, an object with its own `__eq__`) reaches the judge. Whatever
+learner code does to this process (monkeypatching torch, exiting, crashing, looping,
+allocating) cannot change a verdict: the judge compares the returned values with its
+own torch.nn, and restarts this process after a fault.
 
-Usage (by the judge): python _sandbox.py TARGET_DIR REQUEST_FD REPLY_FD MEMORY_MIB LIMIT_DATA
+Started through `start.py`, which sets the limits and the confinement first.
 """
 from __future__ import annotations
 
 import os
-import resource
 import sys
+import importlib
+import io
+import pickle
+import struct
+import traceback
+import types
+from pathlib import Path
+from typing import Any, Callable
 
-# Set before torch is imported: the judge also watches the resident size, this makes
-# most runaway allocations fail at once with an error the learner can read.
-_MEMORY_MIB = int(sys.argv[4])
-if _MEMORY_MIB > 0 and sys.argv[5] == "1":  # not with CUDA, whose driver maps large areas of its own
-    _soft, _hard = resource.getrlimit(resource.RLIMIT_DATA)
-    _limit = _MEMORY_MIB * 2**20
-    if _hard == resource.RLIM_INFINITY or _hard > _limit:
-        resource.setrlimit(resource.RLIMIT_DATA, (_limit, _limit))
-# Learner output goes to a file the judge reads; cap it so it cannot fill the disk.
-resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 2**20, 16 * 2**20))
+import torch
 
-import importlib  # noqa: E402
-import io  # noqa: E402
-import pickle  # noqa: E402
-import signal  # noqa: E402
-import struct  # noqa: E402
-import traceback  # noqa: E402
-import types  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any, Callable  # noqa: E402
+from grader.sandbox import given, guards
+from grader.sandbox.guards import ForbiddenCall, Violation
 
-import torch  # noqa: E402
-
-import _integrity  # noqa: E402
-import _oracle as oracle  # noqa: E402
-from _integrity import ForbiddenCall, Violation  # noqa: E402
-
-signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an over-long write fails instead of killing the process
 torch.backends.cudnn.enabled = False  # the same kernels as the judge's oracle
 
-TARGET = Path(sys.argv[1]).resolve()
+TARGET = Path(".")  # the submission's folder, set by `serve`
 _HEADER = struct.Struct("<Q")
 
 
@@ -88,16 +71,6 @@ def _send(fd: int, reply: dict[str, Any]) -> None:
 # Loading learner files
 # --------------------------------------------------------------------------
 
-# Stand-ins for the learner's cell files, built on torch.nn (ex2's modules check).
-STAND_INS = {
-    "torch_cells": {
-        "ex1_rnn_cell": {"rnn_cell": oracle.rnn_cell},
-        "ex3_lstm": {"lstm_cell": oracle.lstm_cell, "lstm_gates": oracle.lstm_gates},
-        "ex4_gru": {"gru_cell": oracle.gru_cell, "gru_gates": oracle.gru_gates},
-    },
-}
-
-
 def _package(name: str) -> None:
     if name not in sys.modules:
         package = types.ModuleType(name)
@@ -108,7 +81,7 @@ def _package(name: str) -> None:
 
 def _refuser(name: str, violation: Violation) -> Callable[..., Any]:
     def refused(*args: Any, **kwargs: Any) -> Any:
-        _integrity.record(violation)
+        guards.record(violation)
         raise ForbiddenCall(name)
     return refused
 
@@ -118,7 +91,7 @@ def _load(request: dict[str, Any]) -> dict[str, Any]:
     qualified = f"{package}.{stem}"
     if qualified not in sys.modules:
         _package(package)
-        for sibling, functions in STAND_INS.get(request.get("stand_ins") or "", {}).items():
+        for sibling, functions in given.STAND_INS.get(request.get("stand_ins") or "", {}).items():
             module = types.ModuleType(f"{package}.{sibling}")
             module.__dict__.update(functions)
             sys.modules[f"{package}.{sibling}"] = module
@@ -142,13 +115,15 @@ def _load(request: dict[str, Any]) -> dict[str, Any]:
 def _decode(value: Any) -> Any:
     """Turn the judge's markers into live objects: torch's cells by name, cell modules from their spec."""
     if isinstance(value, dict) and "__cell__" in value:
-        return oracle.CELLS[value["__cell__"]]
+        return given.CELLS[value["__cell__"]]
     if isinstance(value, dict) and "__cell_module__" in value:
         spec = value["__cell_module__"]
-        kind = getattr(oracle, spec["class"])
-        cell = kind(spec["input_size"], spec["hidden_size"], bias=spec["bias"], **spec.get("extra", {}))
+        kind = getattr(given, spec["class"])
+        # Built in the weights' own dtype: a float32 detour would round float64 weights.
+        cell = kind(spec["input_size"], spec["hidden_size"], bias=spec["bias"], device=spec["device"],
+                    dtype=spec["dtype"], **spec.get("extra", {}))
         cell.load_state_dict(spec["state"])
-        return cell.to(device=spec["device"], dtype=spec["dtype"])
+        return cell
     if isinstance(value, tuple):
         return tuple(_decode(v) for v in value)
     if isinstance(value, list):
@@ -299,23 +274,29 @@ def _flush_output() -> None:
 
 
 def handle(request: dict[str, Any]) -> dict[str, Any]:
-    _integrity.take_log()
+    guards.take_log()
     try:
         reply = {"ok": True, **(_load(request) if request["op"] == "load" else _call(request))}
     except _BuildFailed as failed:
         reply = {"ok": False, "error": {**_describe_error(failed.error), "kind": "build"}}
     except BaseException as error:  # noqa: BLE001 - learner code may raise anything, SystemExit included
         reply = {"ok": False, "error": _describe_error(error)}
-    reply["violations"] = [(v.what, v.file, v.line) for v in _integrity.take_log()]
+    reply["violations"] = [(v.what, v.file, v.line) for v in guards.take_log()]
     _flush_output()
     return reply
 
 
-def main() -> None:
-    request_fd, reply_fd = int(sys.argv[2]), int(sys.argv[3])
+def start_cuda(device: str) -> None:
+    torch.zeros(1, device=device).sum().item()
+
+
+def serve(target: Path, request_fd: int, reply_fd: int, confinement: str) -> None:
+    """Answer the judge's requests until it closes the channel."""
+    global TARGET
+    TARGET = target
     os.chdir(TARGET)
-    _integrity.install_guards(TARGET)
-    _send(reply_fd, {"ok": True, "ready": True, "torch": str(torch.__version__)})
+    guards.install_guards(TARGET)
+    _send(reply_fd, {"ok": True, "ready": True, "torch": str(torch.__version__), "confinement": confinement})
     while True:
         try:
             request = _receive(request_fd)
@@ -328,7 +309,3 @@ def main() -> None:
             _send(reply_fd, {"ok": False, "error": {"kind": "exception", "type": type(error).__name__,
                                                     "message": f"the result could not be sent back: {error}"[:300],
                                                     "file": "", "line": 0}, "violations": []})
-
-
-if __name__ == "__main__":
-    main()

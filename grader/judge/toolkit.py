@@ -22,10 +22,11 @@ from typing import Any, Callable, Iterable
 import pytest
 import torch
 
-import _diagnose
-import _integrity
-from _integrity import Violation
-from _remote import Opaque, RemoteFunction, Sandbox, SandboxFault, call_seed, decode_result, encode_argument
+from grader.judge import diagnose
+from grader.judge import forbidden
+from grader.judge.remote import (Opaque, RemoteFunction, Sandbox, SandboxFault, TestTimeout, call_seed, decode_result,
+                                 encode_argument)
+from grader.sandbox.guards import Violation
 
 # --------------------------------------------------------------------------
 # Failures and hints
@@ -47,10 +48,6 @@ class Fail(AssertionError):
         self.status = status
         self.kind = kind
         self.mistake = mistake
-
-
-class TestTimeout(BaseException):
-    """Raised by the per-test alarm; a BaseException so `except Exception` in learner code cannot swallow it."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +77,7 @@ class Settings:
 
 
 TARGET = Path(os.environ.get("GRADER_TARGET", "exercises")).resolve()
-TEST_TIME_LIMIT_S = float(os.environ.get("GRADER_TEST_TIMEOUT", "30"))
+TEST_TIME_LIMIT_S = float(os.environ.get("GRADER_TEST_TIMEOUT", "10"))
 MEMORY_LIMIT_MIB = int(os.environ.get("GRADER_MEMORY_MIB", "2048"))
 
 
@@ -211,7 +208,7 @@ def _load(settings: Settings, package: str, stem: str, stand_ins: str | None) ->
             f"在 {settings.target} 中找不到 {filename}。",
         )
     try:
-        violations = _integrity.scan(path)
+        violations = forbidden.scan(path)
     except (SyntaxError, ValueError, UnicodeDecodeError):
         violations = {}  # the import in the sandbox reports it
     if "" in violations:
@@ -317,11 +314,25 @@ class Reply:
     backward_error: str | None = None
 
 
+# Learner functions that ran past a test's time limit: later calls fail at once, so one endless
+# loop costs one time limit per function, not one per test that calls it.
+_TIMED_OUT: set[tuple[str, str, str]] = set()
+
+
+def _timed_out_before(label: str) -> Fail:
+    return Fail(
+        f"{label} timed out in an earlier check (after {TEST_TIME_LIMIT_S:g} s), so it was not run again: look for "
+        "a loop that never ends.",
+        f"{label} 在之前的检查中已超时（{TEST_TIME_LIMIT_S:g} 秒），因此不再运行：检查是否有永不结束的循环。",
+        status="timeout")
+
+
 class Pending:
     """A learner call under way in the sandbox; `reply()` waits for it and turns faults into Fails."""
 
-    def __init__(self, label: str, expect_error: bool, done: Reply | None = None):
-        self.label, self.expect_error, self.done = label, expect_error, done
+    def __init__(self, label: str, expect_error: bool, done: Reply | None = None,
+                 key: tuple[str, str, str] | None = None):
+        self.label, self.expect_error, self.done, self.key = label, expect_error, done, key
 
     def reply(self) -> Reply:
         if self.done is None:
@@ -333,6 +344,10 @@ class Pending:
             return _sandbox().receive()
         except SandboxFault as fault:
             raise Fail(f"{self.label}: {fault.en}.", f"{self.label}：{fault.zh}。", status="error") from None
+        except TestTimeout:
+            if self.key is not None:
+                _TIMED_OUT.add(self.key)
+            raise
 
     def _interpret(self, reply: dict[str, Any]) -> Reply:
         label = self.label
@@ -363,6 +378,9 @@ def start(label: str, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
     """
     if not isinstance(fn, RemoteFunction):  # a judge-side function: a refusal that raises its hint
         return Pending(label, expect_error, Reply(fn(*args, **kwargs)))
+    key = (fn.package, fn.stem, fn.name)
+    if key in _TIMED_OUT:
+        raise _timed_out_before(label)
     message = {
         "op": "call", "package": fn.package, "stem": fn.stem, "name": fn.name,
         "load": _LOADS[(fn.package, fn.stem)],
@@ -375,7 +393,7 @@ def start(label: str, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
         _sandbox().send(message)
     except SandboxFault as fault:
         raise Fail(f"{label}: {fault.en}.", f"{label}：{fault.zh}。", status="error") from None
-    return Pending(label, expect_error)
+    return Pending(label, expect_error, key=key)
 
 
 def invoke(label: str, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], expect_error: bool = False) -> Reply:
@@ -588,14 +606,14 @@ def _probe(explain: Explain) -> Callable[[tuple[str, ...]], bool]:
     return agrees
 
 
-Diagnoser = Callable[[tuple[int, ...]], tuple["_diagnose.Found | None", "_diagnose.Found"]]
+Diagnoser = Callable[[tuple[int, ...]], tuple["diagnose.Found | None", "diagnose.Found"]]
 
 
 def _diagnoser(explain: Explain, got: list[torch.Tensor], want: list[torch.Tensor], index: int) -> Diagnoser:
-    def run(first: tuple[int, ...]) -> tuple[_diagnose.Found | None, _diagnose.Found]:
-        context = _diagnose.Context(explain.function, explain.inputs, [g.detach() for g in got],
+    def run(first: tuple[int, ...]) -> tuple[diagnose.Found | None, diagnose.Found]:
+        context = diagnose.Context(explain.function, explain.inputs, [g.detach() for g in got],
                                     [w.detach() for w in want], index, explain.options)
-        return _diagnose.diagnose(context, _probe(explain)), _diagnose.locate(context, first)
+        return diagnose.diagnose(context, _probe(explain)), diagnose.locate(context, first)
     return run
 
 
@@ -638,7 +656,7 @@ def expect_close(label: str, name: str, dims: str, got: torch.Tensor, want: torc
             f"{label}：{found.zh}（你的 {name} 最多相差 {worst:.3g}。）{case_text.zh}",
             kind="named", mistake=found.key,
         )
-    where = where or _diagnose.Found("", "", "")
+    where = where or diagnose.Found("", "", "")
     where_en = f", {where.en.strip()}" if where.en else ""
     where_zh = f"，{where.zh}" if where.zh else ""
     raise Fail(

@@ -1,41 +1,21 @@
 """Forbidden built-ins: a learner must not call the PyTorch implementation an exercise asks for.
 
 Two layers, so neither an unusual spelling nor a call hidden at run time gets through:
-- statically, before a file runs: calls of torch.nn's recurrent classes, any use of the
-  recurrent kernels (torch.lstm_cell, torch._VF, ...) and imports of the solutions;
-- at run time: torch's recurrent kernels are wrapped, and a call whose nearest caller
-  outside torch's own package is a file of the learner's is recorded and refused.
+- statically, here in the judge, before a file runs: calls of torch.nn's recurrent
+  classes, any use of the recurrent kernels (torch.lstm_cell, torch._VF, ...) and
+  imports of the solutions;
+- at run time, in the sandbox (`grader.sandbox.guards`): torch's recurrent kernels are
+  wrapped, and a call whose nearest caller outside torch's own package is a file of the
+  learner's is recorded and refused.
 """
 from __future__ import annotations
 
 import ast
-import functools
-import importlib.abc
-import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
 
-import torch
-
-# Classes whose *call* (construction) is forbidden; isinstance(cell, nn.LSTMCell) stays allowed.
-FORBIDDEN_CLASSES = {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "RNNCellBase"}
-# torch's recurrent kernels. The first group is forbidden wherever it is mentioned; the names
-# of the second group are also the learner's own function names, so they count only when
-# reached through torch (torch.lstm_cell, nn._VF.gru, `from torch import lstm`).
-KERNELS_ANYWHERE = {"_VF", "_VariableFunctions", "_thnn_fused_lstm_cell", "_thnn_fused_gru_cell",
-                    "rnn_tanh", "rnn_relu", "rnn_tanh_cell", "rnn_relu_cell"}
-KERNELS_VIA_TORCH = {"lstm", "lstm_cell", "gru", "gru_cell"}
-FORBIDDEN_KERNELS = KERNELS_ANYWHERE | KERNELS_VIA_TORCH
-# What one exercise asks for besides the recurrent pieces.
-FORBIDDEN_PER_FILE = {"ex5_vanishing.py": {"clip_grad_norm_", "clip_grad_norm"}}
-
-
-@dataclass(frozen=True)
-class Violation:
-    what: str  # e.g. "torch.nn.LSTMCell(...)" or "import solutions"
-    file: str
-    line: int
+from grader.sandbox.guards import Violation
+from grader.sandbox.kernels import (FORBIDDEN_CLASSES, FORBIDDEN_KERNELS, FORBIDDEN_PER_FILE, KERNELS_ANYWHERE,
+                                    KERNELS_VIA_TORCH)
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -134,67 +114,3 @@ def scan(path: Path) -> dict[str, list[Violation]]:
     if module_level.found:
         found[""] = module_level.found
     return found
-
-
-# --------------------------------------------------------------------------
-# Run time
-# --------------------------------------------------------------------------
-
-_TORCH_DIR = str(Path(torch.__file__).resolve().parent)
-_log: list[Violation] = []
-
-
-class ForbiddenCall(BaseException):
-    """Raised in learner code that reached a forbidden kernel (a BaseException: `except Exception` won't hide it)."""
-
-
-def _caller_in(folder: str) -> Violation | None:
-    frame = sys._getframe(2)
-    while frame is not None and frame.f_code.co_filename.startswith(_TORCH_DIR):
-        frame = frame.f_back
-    if frame is not None and frame.f_code.co_filename.startswith(folder):
-        return Violation("", Path(frame.f_code.co_filename).name, frame.f_lineno)
-    return None
-
-
-def _guard(kernel: Callable[..., Any], name: str, folder: str) -> Callable[..., Any]:
-    @functools.wraps(kernel)
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        caller = _caller_in(folder)
-        if caller is not None:
-            _log.append(Violation(name, caller.file, caller.line))
-            raise ForbiddenCall(name)
-        return kernel(*args, **kwargs)
-    return guarded
-
-
-class _NoSolutions(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
-        if fullname.split(".")[0] == "solutions":
-            _log.append(Violation(f"import {fullname}", "", 0))
-            raise ImportError("importing the reference solutions is not allowed")
-        return None
-
-
-def install_guards(target: Path) -> None:
-    """Wrap torch's recurrent kernels for code in `target`, and block `import solutions` (the judge never needs it)."""
-    folder = str(target) + "/"
-    names = sorted(FORBIDDEN_KERNELS - {"_VF", "_VariableFunctions"})
-    for holder, prefix in ((torch, "torch."), (torch._VF, "torch._VF.")):
-        for name in names:
-            kernel = getattr(holder, name, None)
-            if kernel is not None:
-                setattr(holder, name, _guard(kernel, prefix + name, folder))
-    sys.meta_path.insert(0, _NoSolutions())
-
-
-def record(violation: Violation) -> None:
-    """Note a forbidden use found some other way (a statically flagged function that was called)."""
-    _log.append(violation)
-
-
-def take_log() -> list[Violation]:
-    """Forbidden uses seen at run time since the last call; clears the log."""
-    seen = list(_log)
-    _log.clear()
-    return seen

@@ -1,36 +1,54 @@
 """The judge's side of the sandbox: start it, send it requests, read its replies safely.
 
-Learner code runs only in the sandbox process (`_sandbox.py`). A reply is read
-with `torch.load(weights_only=True)`, which admits plain tensors and Python
-values and refuses everything else. A sandbox that exits, crashes, stops
-answering or grows past its memory limit is killed and replaced before the next
-request; the request that was running becomes a `SandboxFault`, which the judge
-turns into a failed test with a hint.
+Learner code runs only in the sandbox process (`grader/sandbox/`). The judge writes
+requests to its standard input and reads replies from its standard output, through a
+reader thread, so every wait has a deadline on every OS (no SIGALRM, no select on
+pipes). A reply is checked before it is read: bounded in size, an uncompressed torch
+archive, and then read with `torch.load(weights_only=True)`, which admits plain tensors
+and Python values only; its tensors and nesting are bounded too, so no reply can
+inflate the judge. A sandbox that exits, crashes, stops answering, runs past the
+test's deadline or grows past its memory limit is killed (with every process it
+started) and replaced before the next request; the request that was running becomes
+a `SandboxFault` or a `TestTimeout`, which the judge turns into a failed test with a hint.
 """
 from __future__ import annotations
 
 import io
 import os
 import pickle
-import select
+import queue
+import shutil
 import signal
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import psutil
+
+from grader.sandbox import confine
 
 if TYPE_CHECKING:
     import torch
 
-SANDBOX_SCRIPT = Path(__file__).resolve().parent / "_sandbox.py"
+SANDBOX_START = Path(__file__).resolve().parents[1] / "sandbox" / "start.py"
 _HEADER = struct.Struct("<Q")
-_MAX_REPLY = 256 * 2**20
+MAX_REPLY_BYTES = 64 * 2**20  # the graded tensors are tiny; a reply this large is not a result
+MAX_REPLY_ENTRIES = 4096  # files in the reply's archive: one per tensor, and a few of its own
+MAX_TENSOR_ELEMENTS = 2**24  # elements of any one tensor in a reply
+MAX_REPLY_NODES = 100_000  # values visited in a reply, shared ones counted each time they are met
+MAX_REPLY_DEPTH = 32
+STARTUP_LIMIT_S = 180.0  # a sandbox that has not imported torch by then is broken
 _POLL_S = 0.05
 OUTPUT_LIMIT = 4000  # characters of learner output kept per test
+IS_POSIX = os.name == "posix"
 
 
 class SandboxFault(Exception):
@@ -42,6 +60,11 @@ class SandboxFault(Exception):
         self.zh = zh
 
 
+class TestTimeout(BaseException):
+    """A test's deadline passed while the sandbox worked; a BaseException so no `except Exception` in the judge
+    swallows it."""
+
+
 def _signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
@@ -49,15 +72,77 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-class Sandbox:
-    """One sandbox process at a time, started on demand and replaced after a fault."""
+def _read_frames(stream: BinaryIO, frames: "queue.Queue[bytes | None]") -> None:
+    """Reader thread: every framed reply from the sandbox, then None at end of file (or a frame too large)."""
+    try:
+        while True:
+            header = stream.read(_HEADER.size)
+            if len(header) < _HEADER.size:
+                break
+            (size,) = _HEADER.unpack(header)
+            if size > MAX_REPLY_BYTES:
+                frames.put(b"")  # refused unread: the sandbox is killed before it can send more
+                break
+            payload = stream.read(size)
+            if len(payload) < size:
+                break
+            frames.put(payload)
+    except (OSError, ValueError):
+        pass
+    frames.put(None)
 
-    def __init__(self, target: Path, memory_mib: int, limit_data: bool, workdir: str | None = None):
+
+def check_archive(payload: bytes) -> bool:
+    """Whether a reply is a torch archive that cannot inflate: stored (uncompressed) entries, few and small."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return False
+    return (len(entries) <= MAX_REPLY_ENTRIES and all(e.compress_type == zipfile.ZIP_STORED for e in entries)
+            and sum(e.file_size for e in entries) <= MAX_REPLY_BYTES)
+
+
+def check_values(value: Any) -> bool:
+    """Whether a reply's values are bounded: nesting depth, values visited (shared ones each time), tensor sizes."""
+    import torch
+
+    budget = [MAX_REPLY_NODES]
+
+    def bounded(item: Any, depth: int) -> bool:
+        budget[0] -= 1
+        if budget[0] < 0 or depth > MAX_REPLY_DEPTH:
+            return False
+        if isinstance(item, torch.Tensor):
+            return item.numel() <= MAX_TENSOR_ELEMENTS
+        if isinstance(item, (list, tuple)):
+            return all(bounded(v, depth + 1) for v in item)
+        if isinstance(item, dict):
+            return all(bounded(k, depth + 1) and bounded(v, depth + 1) for k, v in item.items())
+        return True
+
+    return bounded(value, 0)
+
+
+class Sandbox:
+    """One sandbox process at a time, started on demand and replaced after a fault.
+
+    `deadline` (time.monotonic()) is when the running test's time is up; the judge sets it per test.
+    """
+
+    def __init__(self, target: Path, memory_mib: int, limit_data: bool, workdir: str | None = None,
+                 device: str = "cpu", confined: bool = True):
         self.target = target
         self.memory_mib = memory_mib
         self.limit_data = limit_data  # also cap the data segment (not with CUDA); resident size is always watched
+        self.device = device
+        self.confined = confined
+        self.workdir = workdir
         self.process: subprocess.Popen | None = None
+        self.frames: queue.Queue[bytes | None] = queue.Queue()
+        self.scratch: str | None = None
         self.ready = False
+        self.confinement = "none"  # what the sandbox reported it applied
         # In the grader's working folder where there is one, so it goes with it even if this process is killed.
         self.output_file = tempfile.NamedTemporaryFile(prefix="rnn-sandbox-", suffix=".out", delete=False,
                                                        dir=workdir)
@@ -65,42 +150,42 @@ class Sandbox:
         self.test_output: list[str] = []
         self.restarts = 0
         self.pending = False  # a request was sent and its reply not read yet
+        self.deadline: float | None = None
 
     # --- life cycle -------------------------------------------------------
 
     def start(self) -> None:
         if self.process is not None:
             return
-        request_read, self.request_fd = os.pipe()
-        self.reply_fd, reply_write = os.pipe()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADER_", "PYTEST_", "PYTHONPATH"))}
+        self.scratch = tempfile.mkdtemp(prefix="rnn-scratch-", dir=self.workdir)
+        command = [sys.executable, "-I", "-B", str(SANDBOX_START), str(self.target), self.scratch,
+                   str(self.memory_mib), "1" if self.limit_data else "0", self.device, "1" if self.confined else "0",
+                   os.environ.get("GRADER_SITE_PATHS", "")]
+        env = confine.safe_environment(os.environ, Path(self.scratch))
         env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
-        self.process = subprocess.Popen(
-            [sys.executable, str(SANDBOX_SCRIPT), str(self.target), str(request_read), str(reply_write),
-             str(self.memory_mib), "1" if self.limit_data else "0"],
-            pass_fds=(request_read, reply_write), stdin=subprocess.DEVNULL, stdout=self.output_file,
-            stderr=subprocess.STDOUT, env=env, cwd=str(self.target), start_new_session=True,
-        )
-        os.close(request_read)
-        os.close(reply_write)
+        new_group: dict[str, Any] = ({"start_new_session": True} if IS_POSIX
+                                     else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP})
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.output_file, env=env, cwd=str(self.target), **new_group)
+        self.frames = queue.Queue()
+        threading.Thread(target=_read_frames, args=(self.process.stdout, self.frames), daemon=True).start()
         self.ready = False
 
     def kill(self) -> int | None:
-        """Stop the sandbox (and anything it started in its session); its exit status, if it had one."""
+        """Stop the sandbox and every process it started; its exit status, if it had one."""
         process, self.process = self.process, None
         if process is None:
             return None
         code = process.poll()
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        process.wait()
-        for fd in (self.request_fd, self.reply_fd):
+        kill_tree(process)
+        for stream in (process.stdin, process.stdout):
             try:
-                os.close(fd)
+                stream.close()
             except OSError:
                 pass
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
         return code if code is not None else process.returncode
 
     @property
@@ -127,28 +212,35 @@ class Sandbox:
         """Send a request without waiting: the judge computes its reference while the sandbox works."""
         self.abandon()
         self.start()
+        assert self.process is not None and self.process.stdin is not None
         try:
             if not self.ready:
-                self._receive()  # the sandbox's greeting, sent once torch is imported
-                self.ready = True
+                self._greet()
             payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-            os.write(self.request_fd, _HEADER.pack(len(payload)))
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(self.request_fd, view):]
+            self.process.stdin.write(_HEADER.pack(len(payload)) + payload)
+            self.process.stdin.flush()
         except SandboxFault:
             raise
-        except BrokenPipeError:
+        except (BrokenPipeError, OSError, ValueError):
             raise self._fault(None) from None
         except BaseException:
-            self._restart_later()  # a time limit (or anything else) in the middle of a request
+            self._restart_later()
             raise
         self.pending = True
+
+    def _greet(self) -> None:
+        """Wait for the sandbox's greeting, sent once torch is imported; the wait is not the test's."""
+        started = time.monotonic()
+        greeting = self._next_reply(started + STARTUP_LIMIT_S, startup=True)
+        if self.deadline is not None:
+            self.deadline += time.monotonic() - started
+        self.confinement = str(greeting.get("confinement", "none"))
+        self.ready = True
 
     def receive(self) -> dict[str, Any]:
         """The reply to the request sent last."""
         try:
-            return self._receive()
+            return self._next_reply(self.deadline)
         except SandboxFault:
             raise
         except BaseException:
@@ -168,49 +260,46 @@ class Sandbox:
         self.pending = False
         self.restarts += 1
 
-    def _receive(self) -> dict[str, Any]:
-        (size,) = _HEADER.unpack(self._read(_HEADER.size))
-        if size > _MAX_REPLY:
+    def _next_reply(self, deadline: float | None, startup: bool = False) -> dict[str, Any]:
+        payload = self._next_frame(deadline, startup)
+        if payload is None:
+            raise self._fault(None)
+        if not check_archive(payload):
             raise self._fault("reply")
         import torch  # here, so that starting the sandbox does not wait for the judge's own import
 
         try:
-            reply = torch.load(io.BytesIO(self._read(size)), weights_only=True)
+            reply = torch.load(io.BytesIO(payload), weights_only=True)
         except Exception:  # noqa: BLE001 - anything unreadable is the sandbox's fault, never the judge's
             raise self._fault("reply") from None
-        if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
+        if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool) or not check_values(reply):
             raise self._fault("reply")
         return reply
 
-    def _read(self, size: int) -> bytes:
-        chunks, left = [], size
-        while left:
-            readable, _, _ = select.select([self.reply_fd], [], [], _POLL_S)
-            if not readable:
-                self._check_alive()
-                self._check_memory()
-                continue
-            chunk = os.read(self.reply_fd, min(left, 1 << 20))
-            if not chunk:
-                raise self._fault(None)
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
+    def _next_frame(self, deadline: float | None, startup: bool) -> bytes | None:
+        while True:
+            try:
+                return self.frames.get(timeout=_POLL_S)
+            except queue.Empty:
+                pass
+            if deadline is not None and time.monotonic() > deadline:
+                if startup:
+                    raise self._fault("startup")
+                self._restart_later()
+                raise TestTimeout()
+            self._check_alive()
+            self._check_memory()
 
     def _check_alive(self) -> None:
         """A sandbox that died while something it started holds the pipe open gives no end-of-file."""
         if self.process is not None and self.process.poll() is not None:
-            raise self._fault(None)
+            if self.frames.empty():
+                raise self._fault(None)
 
     def _check_memory(self) -> None:
         if self.process is None or self.memory_mib <= 0:
             return
-        try:
-            with open(f"/proc/{self.process.pid}/statm", encoding="ascii") as statm:
-                resident_pages = int(statm.read().split()[1])
-        except (OSError, ValueError, IndexError):
-            return
-        if resident_pages * os.sysconf("SC_PAGE_SIZE") > self.memory_mib * 2**20:
+        if tree_resident_bytes(self.process.pid) > self.memory_mib * 2**20:
             raise self._fault("memory")
 
     def _fault(self, why: str | None) -> SandboxFault:
@@ -226,6 +315,10 @@ class Sandbox:
                 "the process running your code sent back something that is not plain tensors and values "
                 "(does your code tamper with the grader?)",
                 "运行你的代码的进程返回了不是普通张量和数值的内容（你的代码是否干扰了评测程序？）")
+        if why == "startup":
+            return SandboxFault(
+                f"the process that runs your code did not start within {STARTUP_LIMIT_S:g} s (is PyTorch installed "
+                "and working?)", f"运行你的代码的进程在 {STARTUP_LIMIT_S:g} 秒内没有启动（PyTorch 是否安装并能正常使用？）")
         if code is not None and code < 0:
             name = _signal_name(-code)
             return SandboxFault(
@@ -253,6 +346,41 @@ class Sandbox:
         text = "".join(self.test_output)
         self.test_output.clear()
         return text[:OUTPUT_LIMIT] + ("\n[... more output cut ...]" if len(text) > OUTPUT_LIMIT else "")
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def tree_resident_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants."""
+    total = 0
+    for process in _tree(pid):
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def kill_tree(process: subprocess.Popen) -> None:
+    """SIGKILL a process, its process group (POSIX) and every descendant found, then reap it."""
+    members = _tree(process.pid)
+    if IS_POSIX:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    for member in members:
+        try:
+            member.kill()
+        except psutil.Error:
+            pass
+    process.wait()
 
 
 # --------------------------------------------------------------------------
@@ -313,7 +441,7 @@ def encode_argument(value: Any) -> Any:
     """The judge's objects as the sandbox rebuilds them: torch's cells by name, cell modules by spec."""
     import torch
 
-    import _oracle as oracle
+    from grader.judge import oracle
 
     if callable(value) and not isinstance(value, torch.nn.Module):
         for name, cell in oracle.CELLS.items():
