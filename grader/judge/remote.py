@@ -231,11 +231,22 @@ class Sandbox:
     def _greet(self) -> None:
         """Wait for the sandbox's greeting, sent once torch is imported; the wait is not the test's."""
         started = time.monotonic()
-        greeting = self._next_reply(started + STARTUP_LIMIT_S, startup=True)
+        try:
+            greeting = self._next_reply(started + STARTUP_LIMIT_S, startup=True)
+        except SandboxFault as fault:
+            raise self._startup_failure(fault) from None
         if self.deadline is not None:
             self.deadline += time.monotonic() - started
         self.confinement = str(greeting.get("confinement", "none"))
         self.ready = True
+
+    def _startup_failure(self, fault: SandboxFault) -> SandboxFault:
+        """No learner code runs before the greeting: a sandbox that fails then is the grader's failure, said so."""
+        self.collect_output()
+        lines = [line for line in self.take_output().splitlines() if line.strip()]
+        last = f" ({lines[-1].strip()[:300]})" if lines else ""
+        return SandboxFault(f"the grader could not start the process that runs your code: {fault.en}{last}",
+                            f"评测程序无法启动运行你的代码的进程：{fault.zh}{last}")
 
     def receive(self) -> dict[str, Any]:
         """The reply to the request sent last."""
