@@ -24,6 +24,7 @@ class RunInfo:
     torch_version: str
     duration_s: float
     lang: str
+    confinement: str = "none"  # how learner code was confined: "landlock+userns", "landlock", ... or "none"
 
 
 def _number(value: float) -> float | int:
@@ -45,6 +46,7 @@ def to_json(results: list[ExerciseResult], info: RunInfo) -> dict[str, Any]:
         "seed": info.seed,
         "versions": {"grader": __version__, "torch": info.torch_version, "python": platform.python_version()},
         "duration_s": round(info.duration_s, 2),
+        "confinement": info.confinement,
         "fix_first": [test.id for _, test in fix_first(results)],
         "exercises": [
             {
@@ -101,12 +103,16 @@ WORDS = {
            "rerun": "Re-run one exercise with: {command}   Same inputs again: --seed {seed}",
            "all_passed": "All checks passed.", "no_points": "no points: checks your own modules end to end",
            "guide": "Guide, with the common mistakes: {path}",
-           "fix_first": "Where to look first:"},
+           "fix_first": "Where to look first:",
+           "unconfined": "Your code ran without operating-system confinement here (it has it on Linux only): "
+                         "grades are right, but code that reads or writes other files is not stopped."},
     "zh": {"header": "评测 {target}，设备 {device}（seed {seed}）", "total": "总分：{score}/{max_score}",
            "rerun": "只评测一个练习：{command}   复现相同输入：--seed {seed}",
            "all_passed": "全部检查通过。", "no_points": "不计分：端到端检查你自己的模块",
            "guide": "指南（含常见错误）：{path}",
-           "fix_first": "建议先看这里："},
+           "fix_first": "建议先看这里：",
+           "unconfined": "在此系统上，你的代码运行时没有操作系统级的隔离（仅 Linux 提供）：评分依然准确，"
+                         "但读写其他文件的代码不会被阻止。"},
 }
 MARKS = {"passed": "✓", "failed": "✗", "error": "!", "timeout": "⏱", "skipped": "-"}
 ASCII_MARKS = {"passed": "+", "failed": "x", "error": "!", "timeout": "T", "skipped": "-"}
@@ -236,7 +242,10 @@ def render_text(results: list[ExerciseResult], info: RunInfo, stream: TextIO, co
     words = WORDS[info.lang]
     unicode = _can_print_unicode(stream)
     marks = MARKS if unicode else ASCII_MARKS
-    lines = [_paint(words["header"].format(target=info.target, device=info.device, seed=info.seed), "bold", color), ""]
+    lines = [_paint(words["header"].format(target=info.target, device=info.device, seed=info.seed), "bold", color)]
+    if info.confinement == "none":
+        lines.extend(wrap(words["unconfined"], WIDTH, "", ""))
+    lines.append("")
     first_failing = None
     for result in results:
         if result.max_score:
