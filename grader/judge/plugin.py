@@ -102,7 +102,7 @@ def _stop_strays(item: pytest.Item) -> None:
     """Before another exercise's tests: kill whatever the learner's code left running (but the sandbox)."""
     suite = item.nodeid.split("::")[0]
     if _last_suite["file"] and _last_suite["file"] != suite:
-        reaper.kill_descendants(keep=frozenset(filter(None, [SANDBOX.pid])))
+        reaper.kill_descendants(keep=SANDBOX.own_pids())
     _last_suite["file"] = suite
 
 

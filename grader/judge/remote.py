@@ -192,6 +192,20 @@ class Sandbox:
     def pid(self) -> int | None:
         return None if self.process is None else self.process.pid
 
+    def own_pids(self) -> frozenset[int]:
+        """The sandbox's own processes, not learner code's: the one started, and in a pid namespace the
+        namespace's init and the sandbox proper (each the oldest child of the one before)."""
+        if self.process is None:
+            return frozenset()
+        pids, process = {self.process.pid}, _process(self.process.pid)
+        for _ in range(2 if "pid" in self.confinement else 0):
+            children = _children(process)
+            if not children:
+                break
+            process = min(children, key=_created)
+            pids.add(process.pid)
+        return frozenset(pids)
+
     def close(self) -> None:
         self.kill()
         self.collect_output()
@@ -357,6 +371,27 @@ class Sandbox:
         text = "".join(self.test_output)
         self.test_output.clear()
         return text[:OUTPUT_LIMIT] + ("\n[... more output cut ...]" if len(text) > OUTPUT_LIMIT else "")
+
+
+def _process(pid: int) -> psutil.Process | None:
+    try:
+        return psutil.Process(pid)
+    except psutil.Error:
+        return None
+
+
+def _children(process: psutil.Process | None) -> list[psutil.Process]:
+    try:
+        return process.children() if process is not None else []
+    except psutil.Error:
+        return []
+
+
+def _created(process: psutil.Process) -> float:
+    try:
+        return process.create_time()
+    except psutil.Error:
+        return float("inf")
 
 
 def _tree(pid: int) -> list[psutil.Process]:

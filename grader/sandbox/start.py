@@ -19,7 +19,8 @@ from pathlib import Path
 
 ROOT = str(Path(__file__).resolve().parents[2])
 OUTPUT_FILE_LIMIT = 16 * 2**20  # learner output goes to a file the judge reads: it cannot fill the disk
-PROCESS_LIMIT = 64  # processes learner code may have at once, where the OS counts them per sandbox
+PROCESS_LIMIT = 64  # tasks (processes and threads) in the sandbox, where the OS counts them per sandbox
+SCRATCH_MIB = 64  # the only place learner code can write; nothing in the exercises needs to
 
 
 def take_channel() -> tuple[int, int]:
@@ -66,17 +67,15 @@ def main(argv: list[str]) -> None:
     sys.path.extend(p for p in argv[6].split(os.pathsep) if p and p not in sys.path)
     from grader.sandbox import confine
 
-    confinement = confine.Confinement.none()
+    confinement = confine.Confinement()
     if confined:
-        confinement = confine.enter_namespaces(scratch, confine.SCRATCH_MIB)
-        confine.limit_processes(PROCESS_LIMIT)
+        confinement = confine.enter_namespaces(scratch, SCRATCH_MIB)
+        confine.limit_processes(PROCESS_LIMIT, confinement)
     from grader.sandbox import main as loop  # imports torch
 
-    if device.startswith("cuda"):
-        loop.start_cuda(device)  # the driver opens its devices before the file system is closed off
+    loop.warm_up(device)
     if confined:
-        confinement = confine.restrict(confinement, read_only=[*python_installation(), target],
-                                       read_write=[scratch])
+        confine.restrict([*python_installation(), target], [scratch], confinement)
     sys.path.remove(ROOT)
     loop.serve(target, request_fd, reply_fd, confinement.summary())
 
