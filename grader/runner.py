@@ -181,6 +181,7 @@ def _pytest_command(plan: RunPlan, report: Path, deselect: list[str]) -> list[st
         "-p", "grader.judge.plugin", "-p", "pytest_jsonreport.plugin", "--json-report",
         f"--json-report-file={report}", "--json-report-omit", "collectors", "log", "streams", "warnings", "keywords",
         "-q", "--no-header", "-p", "no:cacheprovider",
+        "--noconftest",  # the suites are test files only: no conftest.py anywhere near them is loaded
     ]
     for nodeid in deselect:
         command += ["--deselect", nodeid]

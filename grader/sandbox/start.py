@@ -77,6 +77,8 @@ def main(argv: list[str]) -> None:
     if confined:
         confine.restrict([*python_installation(), target], [scratch], confinement)
     sys.path.remove(ROOT)
+    for name in [n for n in sys.modules if n == "grader" or n.startswith("grader.")]:
+        del sys.modules[name]  # not importable by name from learner code (the loop keeps what it uses)
     loop.serve(target, request_fd, reply_fd, confinement.summary())
 
 
