@@ -244,18 +244,22 @@ def _read_progress(path: Path) -> tuple[list[str], set[str]]:
 
 
 STOPPED_LIMIT_S = 2.0  # a judge held stopped (SIGSTOP, a debugger) this long is given up on
+JUDGE_MEMORY_MIB = 4096  # the judge's own tensors are tiny; past this something inflated it
 
 
-def _stopped(process: subprocess.Popen) -> bool:
+def _stopped_or_bloated(process: subprocess.Popen) -> tuple[bool, bool]:
+    """(held stopped, over its memory limit): the judge is watched from outside, where nothing can undo it."""
     try:
-        return psutil.Process(process.pid).status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
+        judge = psutil.Process(process.pid)
+        stopped = judge.status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
+        return stopped, judge.memory_info().rss > JUDGE_MEMORY_MIB * 2**20
     except psutil.Error:
-        return False
+        return False, False
 
 
 def _wait(process: subprocess.Popen, timeout_s: float, workdir: Path, on_progress: Progress | None) -> int | None:
-    """The exit code, or None after killing the process at its time limit or once it has been held stopped;
-    reports progress meanwhile."""
+    """The exit code, or None after killing the process at its time limit, once it has been held stopped or
+    once it grew past its memory limit; reports progress meanwhile."""
     deadline = time.monotonic() + timeout_s
     total = 0  # tests in this round, known once the judge has written its manifest
     stopped_since: float | None = None
@@ -264,8 +268,9 @@ def _wait(process: subprocess.Popen, timeout_s: float, workdir: Path, on_progres
             return process.wait(timeout=0.2)
         except subprocess.TimeoutExpired:
             now = time.monotonic()
-            stopped_since = (stopped_since or now) if _stopped(process) else None
-            if now > deadline or (stopped_since is not None and now - stopped_since > STOPPED_LIMIT_S):
+            stopped, bloated = _stopped_or_bloated(process)
+            stopped_since = (stopped_since or now) if stopped else None
+            if now > deadline or bloated or (stopped_since is not None and now - stopped_since > STOPPED_LIMIT_S):
                 process.kill()
                 process.wait()
                 return None
@@ -277,15 +282,17 @@ def _wait(process: subprocess.Popen, timeout_s: float, workdir: Path, on_progres
 
 def _start_judge(plan: RunPlan, report_file: Path, deselect: list[str], workdir: Path, key: bytes,
                  errors: BinaryIO) -> subprocess.Popen:
-    key_fd = seal.key_pipe(key)
+    process = subprocess.Popen(
+        _pytest_command(plan, report_file, deselect), cwd=plan.suites_dir, env=_judge_environment(plan, workdir),
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors,
+    )
+    assert process.stdin is not None
     try:
-        return subprocess.Popen(
-            _pytest_command(plan, report_file, deselect), cwd=plan.suites_dir,
-            env={**_judge_environment(plan, workdir), "GRADER_KEY_FD": str(key_fd)}, pass_fds=(key_fd,),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
-        )
-    finally:
-        os.close(key_fd)
+        process.stdin.write(key)
+        process.stdin.close()
+    except OSError:
+        pass  # the judge died at once: its round reports why
+    return process
 
 
 def _run_round(plan: RunPlan, deselect: list[str], on_progress: Progress | None) -> _Round:

@@ -1,7 +1,7 @@
 """The judge's report is sealed with a key only the grader and the judge know.
 
-The grader hands the judge a fresh random key through a pipe (never through the
-environment or the command line, which other processes can read); the judge
+The grader hands the judge a fresh random key on the judge's standard input (never
+through the environment or the command line, which other processes can read); the judge
 signs its report with it before writing the file, and the grader accepts the
 file only if the seal matches. A report written by anything else (learner code
 that outlived its own run, another submission's daemon during a batch) is
@@ -12,9 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
-from typing import Any
+from typing import Any, BinaryIO
 
 KEY_BYTES = 32
 
@@ -23,23 +22,12 @@ def new_key() -> bytes:
     return secrets.token_bytes(KEY_BYTES)
 
 
-def key_pipe(key: bytes) -> int:
-    """A pipe's read end holding `key`, to pass to the judge; the caller closes it once the judge has started."""
-    read_end, write_end = os.pipe()
-    os.write(write_end, key)
-    os.close(write_end)
-    return read_end
-
-
-def read_key(fd_text: str | None) -> bytes:
-    """The key from the pipe the grader passed (empty when run without the grader, e.g. a bare pytest)."""
-    if not fd_text:
-        return b""
-    fd = int(fd_text)
+def read_key(stream: BinaryIO) -> bytes:
+    """The key the grader wrote to the judge's standard input (empty when run without the grader)."""
     try:
-        return os.read(fd, KEY_BYTES)
-    finally:
-        os.close(fd)
+        return stream.read(KEY_BYTES) or b""
+    except (OSError, ValueError):
+        return b""
 
 
 def _content(report: dict[str, Any]) -> bytes:

@@ -149,6 +149,8 @@ def attack(tmp_path: Path):
 
 
 def _grade(attack: Attack, confine: str) -> tuple[subprocess.CompletedProcess, dict]:
+    if confine == "none":  # the write would succeed: a .pth in the real site-packages would reach every Python here
+        attack.site_pth = attack.outside / attack.site_pth.name
     target = attack.repo / "submission"
     shutil.copytree(attack.repo / "solutions", target)
     with open(target / "ex1_rnn_cell.py", "a", encoding="utf-8") as file:

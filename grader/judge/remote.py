@@ -171,12 +171,16 @@ class Sandbox:
         threading.Thread(target=_read_frames, args=(self.process.stdout, self.frames), daemon=True).start()
         self.ready = False
 
-    def kill(self) -> int | None:
-        """Stop the sandbox and every process it started; its exit status, if it had one."""
+    def kill(self, grace_s: float = 0.0) -> int | None:
+        """Stop the sandbox and every process it started; its exit status, if it had one (given `grace_s` to
+        have one: the channel closes a moment before a sandbox that exits is gone)."""
         process, self.process = self.process, None
         if process is None:
             return None
-        code = process.poll()
+        try:
+            code = process.wait(timeout=grace_s) if grace_s else process.poll()
+        except subprocess.TimeoutExpired:
+            code = None
         kill_tree(process)
         for stream in (process.stdin, process.stdout):
             try:
@@ -197,6 +201,8 @@ class Sandbox:
         namespace's init and the sandbox proper (each the oldest child of the one before)."""
         if self.process is None:
             return frozenset()
+        if not self.ready:  # no learner code has run yet: all of it is the sandbox's own
+            return frozenset(p.pid for p in _tree(self.process.pid))
         pids, process = {self.process.pid}, _process(self.process.pid)
         for _ in range(2 if "pid" in self.confinement else 0):
             children = _children(process)
@@ -328,7 +334,7 @@ class Sandbox:
             raise self._fault("memory")
 
     def _fault(self, why: str | None) -> SandboxFault:
-        code = self.kill()
+        code = self.kill(grace_s=1.0 if why is None else 0.0)
         self.pending = False
         self.restarts += 1
         if why == "memory":
