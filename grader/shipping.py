@@ -22,7 +22,8 @@ def tree(folder: Path, under: str) -> dict[str, Path]:
 
 def grader_files(private_suites: Path | None = None, with_suites: bool = True) -> dict[str, Path]:
     """The grader package: grader/... -> source file. `private_suites` are laid over grader/suites/;
-    `with_suites=False` leaves grader/suites/ out: the suites and the judge with its oracles."""
+    `with_suites=False` leaves grader/suites/ out: the hidden tests (the judge's engine in grader/judge/ stays, it
+    holds no test of its own)."""
     files = tree(GRADER_DIR, "grader")
     if private_suites is not None:
         files.update({f"grader/suites/{name.removeprefix('private/')}": path
