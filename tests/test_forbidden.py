@@ -183,6 +183,8 @@ REFUSED = [
     ("import torch\ndef f(): return torch.library.Library('aten', 'IMPL')", "f", "torch.library"),
     ("import torch\ndef f(p): return torch.from_file(p)", "f", "torch.from_file"),
     ("import torch\ndef f(x): return torch.utils.data.DataLoader(x)", "f", "torch.utils"),
+    ("import torch as t\ndef f(s): return t.utils.benchmark.Timer(s).timeit(1)", "f", "torch.utils"),
+    ("import torch\ndef f(p): m = torch; return m.package.PackageImporter(p)", "f", "m.package"),
     ("import numpy as np\ndef f(p): return np.fromfile(p)", "f", "numpy.fromfile"),
     ("import numpy as np\ndef f(a, p): a.tofile(p)", "f", "a.tofile"),
     ("import torch\ndef f(): return torch.os.system('id')", "f", "torch.os"),
@@ -193,6 +195,8 @@ REFUSED = [
     ("class C:\n    def m(self): return self._private", "C", "the private attribute self._private"),
     ("def f():\n    return open(0)\ndef g(open):\n    return open", "f", "open"),
     ("__name__ = '__main__'\nif __name__ == '__main__':\n    import os", "", "import os"),
+    ("class M(type):\n    def __eq__(c, o): return True\nclass __name__(metaclass=M): pass\n"
+     "if __name__ == '__main__':\n    import os", "", "import os"),
 ]
 
 
@@ -229,6 +233,8 @@ ALLOWED = [
     "_right = len\ndef f(x): return _right(x)",
     "from dataclasses import dataclass\nimport torch\n@dataclass\nclass S:\n    h: torch.Tensor\n    c: torch.Tensor",
     "import torch\ndef f(x): return x.data.T.new_zeros(3).double().to(x.dtype)",
+    "import torch\nfrom torch import nn\ndef f(p): return torch.nn.utils.parameters_to_vector(p), nn.utils.rnn",
+    "import torch\ntorch.backends.cudnn.benchmark = False",
     "__all__ = ['f']\ndef f(x): return hasattr(x, 'shape') and isinstance(x, object)",
 ]
 

@@ -54,7 +54,8 @@ RISKY_ATTRIBUTES = frozenset({
     "ops", "library", "cpp_extension", "hub", "jit", "compile", "classes", "save", "load", "from_file",
     "serialization", "multiprocessing", "distributed", "onnx", "fx", "profiler", "tensorboard", "model_zoo",
     "DataLoader", "fromfile", "tofile", "dump", "savez", "savez_compressed", "savetxt", "loadtxt", "genfromtxt",
-    "fromregex", "memmap", "lib", "ctypeslib", "f2py", "DataSource",
+    "fromregex", "memmap", "lib", "ctypeslib", "f2py", "distutils", "DataSource", "package", "PackageImporter",
+    "PackageExporter", "export", "benchmark", "collect_env", "bottleneck", "hipify", "show_pickle", "file_baton",
     "os", "sys", "builtins", "bltns", "ctypes", "glob", "importlib", "inspect", "platform", "threading", "types",
     "operator", "attrgetter", "methodcaller", "get_type_hints", "subprocess", "socket", "signal", "shutil",
     "pathlib", "io", "pickle", "marshal", "gc", "tempfile",
@@ -233,7 +234,9 @@ class _Allowlist(ast.NodeVisitor):
         attr = node.attr
         if attr.startswith("_") and not self._dunder_allowed(node):
             self._flag(f"the private attribute {self._resolved(node)}", node)
-        elif attr in RISKY_ATTRIBUTES:
+        elif attr in RISKY_ATTRIBUTES and isinstance(node.ctx, ast.Load):  # setting torch.load = ... reaches nothing
+            self._flag(self._resolved(node), node)
+        elif attr == "utils" and self._resolved(node.value) != "torch.nn":  # torch.nn.utils is fine, torch.utils not
             self._flag(self._resolved(node), node)
         else:
             resolved = self._resolved(node)
@@ -298,7 +301,8 @@ def _rebinds_name(tree: ast.AST) -> bool:
             return True
         if isinstance(node, ast.arg) and node.arg == "__name__":
             return True
-        if isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name == "__name__":
+        if isinstance(node, (ast.MatchAs, ast.MatchStar, ast.ExceptHandler, ast.FunctionDef, ast.AsyncFunctionDef,
+                             ast.ClassDef)) and node.name == "__name__":
             return True
     return False
 
