@@ -204,6 +204,9 @@ def _judge_environment(plan: RunPlan, workdir: Path) -> dict[str, str]:
         GRADER_TEST_TIMEOUT=str(plan.test_timeout_s),
         GRADER_MEMORY_MIB=str(plan.memory_mib),
         GRADER_CONFINE=plan.confine,
+        # "off": the static allowlist of what exercise code may use is not applied (the project's own tests
+        # of the defences behind it); the denylist of built-in recurrent kernels still is.
+        GRADER_ALLOWLIST=os.environ.get("GRADER_ALLOWLIST", "on"),
         GRADER_PROGRESS=str(workdir / "progress.log"),
         GRADER_MANIFEST=str(workdir / "manifest.json"),
     )

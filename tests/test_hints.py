@@ -59,10 +59,9 @@ def rnn_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearit
     act = torch.relu if nonlinearity == "relu" else torch.tanh
     return act(x @ weight_ih.T + h @ weight_hh.T + (0 if bias_ih is None else bias_ih + bias_hh))
 """, "ex1", "ex1_rnn_cell::cell_bad_nonlinearity", ["returned normally", "must raise ValueError"]),
-    ("sys.exit inside a function", "ex5_vanishing.py", """
-import sys
+    ("SystemExit inside a function", "ex5_vanishing.py", """
 def chain_gradient(z, w):
-    sys.exit(0)
+    raise SystemExit(0)
 """, "ex5", "ex5_vanishing::chain_gradient", ["called sys.exit()"]),
     ("a syntax error", "ex4_gru.py", "def gru_cell(x, h:\n    return h\n", "ex4", "ex4_gru::cell_values",
      ["ex4_gru.py has a syntax error at line"]),

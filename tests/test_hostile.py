@@ -3,6 +3,11 @@
 Each case plants learner-style code into a copy of the solutions. Whatever it does,
 the attacked exercise gets no credit for what it faked, the other exercises keep
 theirs, the report is valid, the exit code is 0 or 1, and the run ends in bounded time.
+
+Most attacks need os, sys, signal or a private attribute, which the static allowlist refuses
+before the file runs; those are graded with GRADER_ALLOWLIST=off, so that they test the
+defences behind it (the sandbox, the operating system's), and
+`test_the_allowlist_refuses_them_before_they_run` grades them with it on.
 """
 from __future__ import annotations
 
@@ -18,6 +23,11 @@ import pytest
 
 from conftest import REPO, exercise, grade, plant, results_by_id
 from plants import code_of
+
+sys.path.insert(0, str(REPO))
+from grader.judge import forbidden  # noqa: E402
+
+OFF = {"GRADER_ALLOWLIST": "off"}  # the allowlist would refuse these files before they run
 
 WRONG_LSTM_CELL = code_of("h = o * c")
 # The portable path (no OS confinement, as on macOS and Windows) with the static allowlist off: the judge's own
@@ -153,6 +163,15 @@ def lstm_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
 ]
 
 
+# The attacks of CASES that the static allowlist refuses (each is graded with it off).
+BEHIND_THE_ALLOWLIST = {
+    "monkeypatching torch's comparisons", "monkeypatching the judge and pytest", "sys.exit while the file is imported",
+    "os._exit while the file is imported", "killing the judge process", "garbage on the reply channel",
+    "a forged reply that runs code when unpickled", "a loop that ignores signals",
+    "a compressed reply that would inflate the judge", "a reply whose shared references would inflate the judge",
+}
+
+
 @pytest.mark.parametrize("confine", ["auto", "none"])
 @pytest.mark.parametrize("what, filename, code, selected, failing, score", CASES, ids=[c[0] for c in CASES])
 def test_attack_fails_only_its_own_exercise(tmp_path: Path, what, filename, code, selected, failing, score,
@@ -161,11 +180,13 @@ def test_attack_fails_only_its_own_exercise(tmp_path: Path, what, filename, code
     Windows, forced here): the judge's own defences hold either way."""
     marker = tmp_path / "pwned"
     target = plant(tmp_path / "submission", filename, code.replace("{marker}", str(marker)))
+    refused = forbidden.scan(target / filename, allowlist=True)
+    assert bool(refused) == (what in BEHIND_THE_ALLOWLIST), refused
     started = time.monotonic()
     # A short time limit only where a loop is the attack; elsewhere a busy machine must not cause time-outs.
     limit = "8" if "timed out" in str(failing[1]).lower() else "60"
     run = grade(*selected, "--target", str(target), "--seed", "5", "--timeout", limit, "--memory", "1024",
-                env={"GRADER_CONFINE": confine, "GRADER_ALLOWLIST": "off"})
+                env={"GRADER_CONFINE": confine, **(OFF if what in BEHIND_THE_ALLOWLIST else {})})
     assert time.monotonic() - started < 300
     assert run.returncode == 1, run.stderr
     tests = results_by_id(run.report)
@@ -180,6 +201,46 @@ def test_attack_fails_only_its_own_exercise(tmp_path: Path, what, filename, code
     for other in run.report["exercises"]:
         if other["id"] != exercise_id:
             assert other["score"] == other["max_score"] == 20, other
+    assert not marker.exists()
+
+
+# Batches of attacks from CASES, at most one per file, each with what the allowlist names and the text of its line.
+ALLOWLIST_BATCHES = [
+    {"sys.exit while the file is imported": ("import sys", "import sys"),
+     "monkeypatching torch's comparisons": ("the private attribute torch.Tensor.__eq__", "torch.Tensor.__eq__ ="),
+     "os._exit while the file is imported": ("import os", "import os"),
+     "a forged reply that runs code when unpickled": ("import os", "import os, pickle, sys")},
+    {"monkeypatching the judge and pytest": ("import sys", "import sys"),
+     "killing the judge process": ("import os", "import os, signal")},
+    {"a loop that ignores signals": ("import signal", "import signal"),
+     "garbage on the reply channel": ("import os", "import os, sys")},
+]
+
+
+@pytest.mark.parametrize("batch", ALLOWLIST_BATCHES, ids=lambda b: " + ".join(b))
+def test_the_allowlist_refuses_them_before_they_run(tmp_path: Path, batch: dict[str, tuple[str, str]]) -> None:
+    """With the allowlist on (the default), each file is refused before it runs, with a hint naming the line:
+    no credit for that exercise, full marks for the others."""
+    marker = tmp_path / "pwned"
+    target = tmp_path / "submission"
+    cases = {c[0]: c for c in CASES}
+    expected = {}
+    for name, (what, line_text) in batch.items():
+        _, filename, code, *_ = cases[name]
+        plant(target, filename, code.replace("{marker}", str(marker)))
+        lines = (target / filename).read_text(encoding="utf-8").splitlines()
+        line = max(n for n, text in enumerate(lines, 1) if line_text in text)
+        expected[filename.removesuffix(".py")] = f"{filename} uses {what} ({filename}, line {line}): "
+    run = grade("--target", str(target), "--seed", "5")
+    assert run.returncode == 1, run.stderr
+    for result in run.report["exercises"]:
+        if result["id"] in expected:
+            assert result["score"] == 0, result
+            for test in result["tests"]:
+                assert expected[result["id"]] in test["hint"], test["hint"]
+                assert "the grader refuses anything that could reach the file system" in test["hint"]
+        elif result["id"] != "integration":
+            assert result["score"] == result["max_score"] == 20, result
     assert not marker.exists()
 
 
@@ -246,7 +307,7 @@ def sigmoid_derivative(z):
     os.write(1, b'\\n::warning::raw write\\n')
     return _right(z) * 2
 """)
-    run = grade("ex5", "--target", str(target), "--seed", "5")
+    run = grade("ex5", "--target", str(target), "--seed", "5", env=OFF)
     assert run.returncode == 1
     report = json.loads(run.stdout)  # stdout is the report and nothing else
     assert report["score"] == 14
@@ -266,7 +327,7 @@ def sigmoid_derivative(z):
         sys.stdout.write("x" * 1_000_000 + "\\n")
     return _right(z)
 """)
-    run = grade("ex5", "--target", str(target), "--seed", "5")
+    run = grade("ex5", "--target", str(target), "--seed", "5", env=OFF)
     assert run.returncode in (0, 1)
     for test in results_by_id(run.report).values():
         assert len(test.get("output", "")) < 5000

@@ -66,7 +66,8 @@ def platform_run(tmp_path_factory: pytest.TempPathFactory) -> PlatformRun:
     assert hidden != suite
     (private / "test_ex1_rnn_cell.py").write_text(hidden, encoding="utf-8")
     env = {"GITHUB_OUTPUT": str(folder / "github_output"), "GITHUB_ENV": str(folder / "github_env"),
-           "GITHUB_STEP_SUMMARY": str(folder / "step_summary.md")}
+           "GITHUB_STEP_SUMMARY": str(folder / "step_summary.md"),
+           "GRADER_ALLOWLIST": "off"}  # the allowlist would refuse ex5's `import os` before the exit: no "error"
     run = run_grader("--target", str(target), "--seed", "31", "--lang", "en", "--suites", str(private),
                      "--classroom", "--gradescope", str(folder / "results.json"), "--json", str(folder / "native.json"),
                      env=env)

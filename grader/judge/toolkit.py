@@ -133,14 +133,50 @@ def _import_error_hint(filename: str, error: dict[str, Any]) -> Fail:
     )
 
 
+ALLOWED_IMPORTS_TEXT = Text("torch, numpy, math, typing, dataclasses, functools, itertools, collections, numbers, "
+                            "warnings, abc, enum and the exercise files",
+                            "torch、numpy、math、typing、dataclasses、functools、itertools、collections、numbers、"
+                            "warnings、abc、enum 以及各练习文件")
+
+
+def _what_zh(what: str) -> str:
+    """The allowlist's phrases in Chinese ('import os', 'exec', 'torch.ops' stay as they are)."""
+    if what.startswith("the private attribute "):
+        return "私有属性 " + what.removeprefix("the private attribute ")
+    if what.endswith(" with a computed name"):
+        return "名称由计算得出的 " + what.removesuffix(" with a computed name")
+    return what
+
+
 def forbidden_hint(label: str, violation: Violation) -> Fail:
     where = f" ({violation.file}, line {violation.line})" if violation.line else ""
     where_zh = f"（{violation.file} 第 {violation.line} 行）" if violation.line else ""
+    if violation.kind == "allowlist":
+        return _allowlist_hint(label, violation, where, where_zh)
     return Fail(
         f"{label} uses {violation.what}{where}: PyTorch's own implementation of what this exercise asks you "
         "to write (or the reference solution), so it earns no credit. Use plain tensor operations.",
         f"{label} 使用了 {violation.what}{where_zh}：这是本练习要你自己实现的 PyTorch 内置实现（或参考答案），"
         "因此不得分。请只用基本的张量运算。",
+    )
+
+
+def _allowlist_hint(label: str, violation: Violation, where: str, where_zh: str) -> Fail:
+    what = violation.what
+    if what.startswith(("import ", "from ")):
+        rule = Text(f"the exercises may import only {ALLOWED_IMPORTS_TEXT.en}",
+                    f"练习中只能导入 {ALLOWED_IMPORTS_TEXT.zh}")
+    else:
+        rule = Text("the exercises do not allow it (nor exec, eval, open, getattr with a computed name or "
+                    "private attributes)",
+                    "练习中不允许这样做（也不允许 exec、eval、open、名称由计算得出的 getattr 或私有属性）")
+    ready_made = Text(" modules.py is ready-made: put back the original.", "modules.py 是现成的：请恢复原文件。") \
+        if violation.file == "modules.py" else Text("", "")
+    return Fail(
+        f"{label} uses {what}{where}: {rule.en}; the grader refuses anything that could reach the file system, "
+        f"other processes or the grader itself, so it does not run this code. Remove it.{ready_made.en}",
+        f"{label} 使用了 {_what_zh(what)}{where_zh}：{rule.zh}；评测程序拒绝一切可能访问文件系统、其他进程或评测程序"
+        f"本身的代码，因此不会运行它。请删除。{ready_made.zh}",
     )
 
 
@@ -215,7 +251,7 @@ def _load(settings: Settings, package: str, stem: str, stand_ins: str | None) ->
         raise forbidden_hint(filename, violations[""][0])
     refused = {name: found[0] for name, found in violations.items()}
     request = {"op": "load", "package": package, "stem": stem, "stand_ins": stand_ins,
-               "refuse": {name: (v.what, v.file, v.line) for name, v in refused.items()}}
+               "refuse": {name: (v.what, v.file, v.line, v.kind) for name, v in refused.items()}}
     _LOADS[(package, stem)] = request
     try:
         reply = _sandbox().request(request)

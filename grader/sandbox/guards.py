@@ -23,6 +23,9 @@ class Violation:
     what: str  # e.g. "torch.lstm_cell" or "import solutions"
     file: str
     line: int
+    # "builtin": PyTorch's own implementation of an exercise (or the solutions); "allowlist": something
+    # the exercises do not allow at all (an import other than torch, math, ...; exec; a private attribute)
+    kind: str = "builtin"
 
 
 _TORCH_DIR = str(Path(torch.__file__).resolve().parent)

@@ -281,7 +281,7 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
         reply = {"ok": False, "error": {**_describe_error(failed.error), "kind": "build"}}
     except BaseException as error:  # noqa: BLE001 - learner code may raise anything, SystemExit included
         reply = {"ok": False, "error": _describe_error(error)}
-    reply["violations"] = [(v.what, v.file, v.line) for v in guards.take_log()]
+    reply["violations"] = [(v.what, v.file, v.line, v.kind) for v in guards.take_log()]
     _flush_output()
     return reply
 
