@@ -142,6 +142,16 @@ def _commit() -> str:
         return "?"
 
 
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def _load() -> tuple[float, float, float]:
     try:
         return os.getloadavg()
@@ -153,8 +163,10 @@ def markdown(record: dict) -> str:
     lines = [
         "# Seed sweep: correct code scores full marks on every seed",
         "",
-        "Written by `benchmarks/seed_sweep.py`; the command below repeats it exactly"
-        + (" (the seeds were drawn fresh: `--seed-base` repeats a draw)." if record["seed_base"] is None else "."),
+        "Written by `benchmarks/seed_sweep.py`. "
+        + ("The command below draws fresh seeds each run; the seeds of this one are listed at the end."
+           if record["seed_base"] is None else "The command below repeats this draw of seeds exactly.")
+        + " One seed again: `python -m grader --target TARGET --seed N`.",
         "",
         f"- date: {record['date']}",
         f"- command: `{record['command']}`",
@@ -228,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": shlex.join(repeat),
         "commit": _commit(),
-        "machine": f"{platform.system()} {platform.machine()} ({platform.processor() or 'unknown CPU'})",
+        "machine": f"{platform.system()} {platform.machine()} ({_cpu_name()})",
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "workers": args.workers,
