@@ -44,7 +44,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_TARGETS = ("solutions", "tests/variants")
 SEED_RANGE = 2**31  # the grader's seeds are non-negative ints; any in this range will do
-_DIFFERENCE = re.compile(r"by up to ([0-9][0-9.]*(?:e[+-]?[0-9]+)?|inf|nan)", re.IGNORECASE)
+_DIFFERENCE = re.compile(r"by up to (\d+(?:\.\d+)?(?:e[+-]?\d+)?|inf|nan)", re.IGNORECASE)
 
 
 @dataclass
