@@ -18,6 +18,13 @@ import torch
 
 
 
+def _agree(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether two tensors agree up to rounding of their own dtype (a float32 row of torch's may differ from the
+    learner's by 1e-7 relative: a float64-sized tolerance there would make a hint depend on the seed)."""
+    rtol, atol = (1e-6, 1e-8) if a.dtype == torch.float64 else (1e-3, 1e-4)
+    return bool(torch.allclose(a, b, rtol=rtol, atol=atol, equal_nan=False))
+
+
 @dataclass(frozen=True)
 class Found:
     """A sentence in both languages; `key` names the diagnosed mistake ('' for a location)."""
@@ -42,9 +49,7 @@ class Context:
         got = self.got[self.index if index is None else index]
         if predicted is None or not isinstance(predicted, torch.Tensor) or predicted.shape != got.shape:
             return False
-        predicted = predicted.to(got.dtype)
-        rtol, atol = (1e-6, 1e-8) if got.dtype == torch.float64 else (1e-3, 1e-4)
-        return bool(torch.allclose(got, predicted, rtol=rtol, atol=atol, equal_nan=False))
+        return _agree(got, predicted.to(got.dtype))
 
     def value(self, name: str) -> Any:
         return self.inputs[name]
@@ -270,7 +275,7 @@ def _h_n_rows(ctx: Context) -> Found | None:
     rows = got.shape[0]
     found = []
     for r in range(rows):
-        same = [j for j in range(rows) if torch.allclose(got[r], want[j], rtol=1e-6, atol=1e-8)]
+        same = [j for j in range(rows) if _agree(got[r], want[j])]
         if len(same) != 1:
             return None
         found.append(same[0])
@@ -697,7 +702,7 @@ def locate(ctx: Context, first: tuple[int, ...]) -> Found:
             half = "forward" if column < H else "backward"
             text_en += f", in the {half} half (columns {'0' if column < H else H}..{H - 1 if column < H else 2 * H - 1})"
             text_zh += f"，{'正向' if column < H else '反向'}的一半"
-        earlier = bool(torch.allclose(ctx.got[0][:t], ctx.want[0][:t], rtol=1e-6, atol=1e-8)) if t else False
+        earlier = _agree(ctx.got[0][:t], ctx.want[0][:t]) if t else False
         if earlier:
             text_en += "; the earlier steps match"
             text_zh += "；之前的时间步都一致"
