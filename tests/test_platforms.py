@@ -302,3 +302,69 @@ def test_zip_with_private_suites_ships_them_instead(tmp_path: Path) -> None:
         assert archive.read("grader/suites/test_ex4_gru.py").decode() == "# the instructor's own ex4 suite\n"
         assert "grader/suites/test_ex3_lstm.py" in archive.namelist()
         assert not any(".git" in name for name in archive.namelist())
+
+
+# --- platform outputs cannot be forged ------------------------------------------------------
+
+FORGING_CELL = """
+def rnn_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh"):
+    with open({output!r}, "w") as file:
+        file.write("runners=forged\\nforged=" + "e30=" + "\\n")
+    with open({results!r}, "w") as file:
+        file.write('{{"score": 100, "tests": []}}')
+    raise NotImplementedError
+"""
+
+
+def test_platform_files_written_during_grading_mean_no_platform_result(tmp_path: Path) -> None:
+    """Unconfined learner code forges $GITHUB_OUTPUT and results.json: the grader writes nothing more, exits 3."""
+    output, results = tmp_path / "github_output", tmp_path / "results.json"
+    target = plant(tmp_path / "submission", "ex1_rnn_cell.py", FORGING_CELL.format(output=str(output),
+                                                                                    results=str(results)))
+    run = run_grader("ex1", "--target", str(target), "--seed", "4", "--lang", "en", "--classroom",
+                     "--gradescope", str(results), env={"GITHUB_OUTPUT": str(output), "GRADER_CONFINE": "none",
+                                                        "GRADER_ALLOWLIST": "off"})
+    assert run.returncode == 3, run.stderr
+    assert "changed while the code was graded" in run.stderr and str(output) in run.stderr
+    assert output.read_text(encoding="utf-8") == "runners=forged\nforged=e30=\n"  # nothing of the grader's
+    assert results.read_text(encoding="utf-8") == '{"score": 100, "tests": []}'
+
+
+def test_platform_fingerprints_see_every_change(tmp_path: Path) -> None:
+    from grader import platform_guard
+
+    kept, edited, created, linked = (str(tmp_path / name) for name in ("kept", "edited", "created", "linked"))
+    for path in (kept, edited, linked):
+        Path(path).write_text("runners=a\n", encoding="utf-8")
+    before = platform_guard.take([kept, edited, created, linked])
+    Path(edited).write_text("runners=b\n", encoding="utf-8")  # same size, other content
+    Path(created).write_text("", encoding="utf-8")  # absent before: an empty file is a change
+    os.remove(linked)
+    os.symlink(kept, linked)  # the same content, through a link
+    assert platform_guard.changed(before) == [edited, created, linked]
+    assert "平台" in platform_guard.refusal([edited], "zh") and "no platform result" in platform_guard.refusal([], "en")
+    env = {"GITHUB_OUTPUT": "o", "GITHUB_ENV": "", "GITHUB_STEP_SUMMARY": "s"}
+    assert platform_guard.platform_files(env, "r.json") == [os.path.abspath(p) for p in ("o", "s", "r.json")]
+
+
+def _stop_and_resume(text: str) -> tuple[str, list[str]]:
+    lines = text.splitlines()
+    stop = re.fullmatch(r"::stop-commands::([0-9a-f]{32})", lines[0])
+    assert stop is not None, lines[:3]
+    return stop[1], lines
+
+
+def test_workflow_commands_are_stopped_while_learner_code_runs() -> None:
+    """Under GitHub Actions: `::stop-commands::TOKEN` before grading, `::TOKEN::` before the grader's own report."""
+    first = run_grader("ex1", "--target", "solutions", "--seed", "2", env={"GITHUB_ACTIONS": "true"})
+    assert first.returncode == 0, first.stderr
+    token, lines = _stop_and_resume(first.stdout)
+    resume = lines.index(f"::{token}::")
+    assert resume < next(i for i, line in enumerate(lines) if "Total:" in line)
+    assert sum(token in line for line in lines) == 2
+    second = run_grader("ex1", "--target", "solutions", "--seed", "2", "--json", "-", env={"GITHUB_ACTIONS": "true"})
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["score"] == 20  # --json -: stdout stays the report; the commands go to stderr
+    other, lines = _stop_and_resume(second.stderr)
+    assert other != token and f"::{other}::" in lines
+    assert "::stop-commands::" not in run_grader("ex1", "--target", "solutions", "--seed", "2").stdout
