@@ -156,6 +156,18 @@ def test_workflow_has_classrooms_shape() -> None:
     assert [s.get("id") for s in steps].count("grader") == 1
 
 
+def test_workflow_keeps_tokens_away_from_the_graded_code() -> None:
+    """No checkout leaves its token in .git/config, and the grading step's environment holds no secret."""
+    yaml = pytest.importorskip("yaml")
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "classroom.yml").read_text(encoding="utf-8"))
+    job = workflow["jobs"]["run-autograding-tests"]
+    checkouts = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/checkout@")]
+    assert len(checkouts) == 2 and all(s["with"]["persist-credentials"] is False for s in checkouts)
+    (grading,) = [s for s in job["steps"] if s.get("id") == "grader"]
+    for scope in (workflow.get("env", {}), job.get("env", {}), grading.get("env", {}), grading["run"]):
+        assert "secrets." not in str(scope) and "GRADER_SUITES_TOKEN" not in str(scope)
+
+
 def run_reporter(reporter: str, folder: Path, outputs: dict[str, str], env_file: Path) -> subprocess.CompletedProcess:
     """GitHub Classroom's grading reporter (its bundled dist/main.js), run offline with node."""
     env_lines = env_file.read_text(encoding="utf-8").splitlines()
