@@ -272,18 +272,65 @@ def test_zip_holds_the_scripts_at_its_root_and_the_grader(autograder_zip: Path) 
     assert modes["setup.sh"] & stat.S_IXUSR and modes["run_autograder"] & stat.S_IXUSR
     assert "download.pytorch.org/whl/cpu torch==" in setup and setup.startswith("#!/usr/bin/env bash")
     assert "/autograder/submission" not in setup and '"$ROOT/submission"' in run
-    assert "--gradescope \"$RESULTS\"" in run and 'RESULTS="$ROOT/results/results.json"' in run
+    assert 'RESULTS="$ROOT/results/results.json"' in run
 
 
-def run_autograder(autograder_zip: Path, root: Path) -> dict[str, Any]:
-    """run_autograder as Gradescope runs it, with /autograder moved to `root` and this Python."""
+def test_run_autograder_drops_root_for_the_grader(autograder_zip: Path) -> None:
+    """As root, the grader runs as rnn-grader on root-owned copies and writes only its own output folder."""
+    with zipfile.ZipFile(autograder_zip) as archive:
+        run = archive.read("run_autograder").decode()
+    assert "useradd --system --no-create-home" in run and "GRADER_USER=rnn-grader" in run
+    assert "setpriv --reuid=" in run and "runuser -u" in run and '[ "$(id -u)" -eq 0 ]' in run
+    assert 'cp -R "$ROOT/submission" "$WORK/submission"' in run and "find \"$WORK/submission\" -type l -delete" in run
+    assert 'chown "$GRADER_USER" "$WORK/output"' in run and "chmod 700" in run and "go-w" in run
+    assert '--gradescope "$WORK/output/results.json"' in run and "O_NOFOLLOW" in run
+    assert "grading as root" in run  # the fallback says so
+
+
+def run_autograder(autograder_zip: Path, root: Path, with_stdout: bool = False) -> Any:
+    """run_autograder as Gradescope runs it, with /autograder moved to `root` and this Python: results.json
+    (and the script's stdout, `with_stdout`)."""
     with zipfile.ZipFile(autograder_zip) as archive:
         archive.extractall(root / "source")
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
     done = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    return json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
+    results = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
+    return (results, done.stdout) if with_stdout else results
+
+
+ROOT_ONLY_CELL = """
+_reference_rnn_cell = rnn_cell
+
+def rnn_cell(*args, **kwargs):
+    try:
+        with open({marker!r}, "w") as file:
+            file.write("written by root")
+    except OSError:
+        pass
+    return _reference_rnn_cell(*args, **kwargs)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("useradd")
+                    or not (shutil.which("setpriv") or shutil.which("runuser")), reason="needs root and useradd")
+def test_run_autograder_as_root_grades_as_another_user(autograder_zip: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unconfined learner code tries to write a file only root may write; the grade is still right."""
+    private = tmp_path / "root-only"
+    private.mkdir(mode=0o700)
+    marker = private / "marker"
+    plant(tmp_path / "submission", "ex1_rnn_cell.py", ROOT_ONLY_CELL.format(marker=str(marker)))
+    monkeypatch.setenv("GRADER_CONFINE", "none")
+    monkeypatch.setenv("GRADER_ALLOWLIST", "off")
+    results, stdout = run_autograder(autograder_zip, tmp_path, with_stdout=True)
+    check_gradescope_results(results)
+    assert results["score"] == 100
+    if "grading as root" in stdout:  # this Python is not readable by other users (e.g. under /root)
+        assert "rnn-grader cannot run" in stdout and marker.exists()
+        pytest.skip("the Python installation is not readable by rnn-grader: the grader ran as root (fallback)")
+    assert not marker.exists()
 
 
 def test_run_autograder_grades_a_repository_submission(autograder_zip: Path, tmp_path: Path) -> None:
