@@ -427,3 +427,24 @@ def test_workflow_commands_are_stopped_while_learner_code_runs() -> None:
     other, lines = _stop_and_resume(second.stderr)
     assert other != token and f"::{other}::" in lines
     assert "::stop-commands::" not in run_grader("ex1", "--target", "solutions", "--seed", "2").stdout
+
+
+def test_tests_workflow_runs_everywhere() -> None:
+    """.github/workflows/tests.yml: 3 OSes x Python 3.11, 3.12; CPU torch; the solutions grade; pytest."""
+    yaml = pytest.importorskip("yaml")
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "tests.yml").read_text(encoding="utf-8"))
+    (job,) = workflow["jobs"].values()
+    matrix = job["strategy"]["matrix"]
+    assert matrix["os"] == ["ubuntu-latest", "macos-latest", "windows-latest"]
+    assert matrix["python-version"] == ["3.11", "3.12"] and job["runs-on"] == "${{ matrix.os }}"
+    runs = [(step.get("if", ""), step["run"]) for step in job["steps"] if "run" in step]
+    assert runs == [
+        ("runner.os != 'macOS'", "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"),
+        ("runner.os == 'macOS'", "pip install torch==2.13.0"),
+        ("", "pip install -r requirements.txt"),
+        ("", "python -m grader --target solutions"),
+        ("", "python -m pytest"),
+    ]
+    setup = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/setup-python@"))
+    assert setup["with"]["python-version"] == "${{ matrix.python-version }}"
+    assert set(workflow["on"]) >= {"push", "pull_request"}
