@@ -53,6 +53,7 @@ def solution_bodies() -> dict[str, str]:
 
 def test_student_copy_has_no_solutions_and_no_tests(student_copy: Path) -> None:
     assert not (student_copy / "solutions").exists() and not (student_copy / "tests").exists()
+    assert not (student_copy / ".github" / "workflows" / "tests.yml").exists()  # it needs both
     for name in ("README.md", "requirements.txt", "grader/cli.py", "grader/judge/plugin.py",
                  "exercises/ex3_lstm.py", "exercises/modules.py", "guides/en/ex3_lstm.md", "guides/zh/ex3_lstm.md",
                  "img/lstm_cell.svg", ".github/workflows/classroom.yml"):
