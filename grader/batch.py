@@ -1,32 +1,48 @@
 """`python -m grader batch SUBMISSIONS_DIR`: grade every submission (one folder each) in parallel.
 
-Each submission is graded by its own `python -m grader --target FOLDER --json FILE` process (so one
-submission's crash, hang or mess cannot touch another's), at most --workers at a time, under a
-wall-clock limit. Written to --out: reports/STUDENT.json (the native report), grades.csv (student, total, one
-column per exercise, error), pass_rates.csv and summary.json (how often each test passed: the
-common mistakes first).
+Learner code may run unconfined (no Landlock: macOS, Windows, old Linux), as the instructor's user, so
+one submission must not be able to change another's grade or the batch's results:
+- every submission is first copied, before any is graded, into a private folder (mode 0700) outside
+  --out, without following links: a link, a special file or more than 20 MiB is that submission's
+  error; each is graded from its copy, which is deleted afterwards;
+- each is graded by its own `python -m grader --target COPY --json -` process (a crash, hang or mess
+  stays there), at most --workers at a time, under a wall-clock limit; its whole process tree is
+  killed (psutil) before its report is read;
+- only this process writes --out, once grading is over, each file whole (a temporary file, then
+  os.replace): reports/STUDENT.json (the native report), grades.csv (student, total, one column per
+  exercise, error), pass_rates.csv and summary.json (how often each test passed: the common mistakes
+  first).
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
 import secrets
+import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import psutil
+
 from grader.catalog import ALL, EXERCISES, UsageError
 from grader.report import _number
 from grader.target import EXPECTED_FILES, REPO_ROOT
 
 DEFAULT_TIME_LIMIT_S = 300.0
+MAX_SUBMISSION_BYTES = 20 * 2**20
+MAX_REPORT_BYTES = 64 * 2**20
+NOT_COPIED = {".git", "__pycache__"}
 PRINTED_RATES = 15  # the rest is in pass_rates.csv
 
 
@@ -35,11 +51,20 @@ class Submission:
     student: str
     folder: Path
 
-    @property
-    def target(self) -> Path:
-        """The folder with the exercise files: the submission itself, or its exercises/ (a whole repository)."""
-        inner = self.folder / "exercises"
-        return inner if any((inner / name).is_file() for name in EXPECTED_FILES) else self.folder
+
+class SubmissionError(Exception):
+    """A submission that is not graded as it is (a link, a special file, too large): its row says why."""
+
+    def __init__(self, en: str, zh: str):
+        super().__init__(en)
+        self.zh = zh
+
+    def text(self, lang: str) -> str:
+        return self.zh if lang == "zh" else str(self)
+
+
+class OutputError(Exception):
+    """A result file that could not be written (a folder is in its place)."""
 
 
 @dataclass
@@ -63,13 +88,75 @@ class BatchSettings:
 
 
 def find_submissions(folder: Path) -> list[Submission]:
-    """One submission per visible sub-folder, by name."""
+    """One submission per visible sub-folder, by name (a link to a folder too: it becomes an error, not a grade)."""
     return [Submission(path.name, path) for path in sorted(folder.iterdir())
-            if path.is_dir() and not path.name.startswith((".", "__"))]
+            if (path.is_dir() or path.is_symlink()) and not path.name.startswith((".", "__"))]
 
 
-def _command(submission: Submission, settings: BatchSettings, report: Path) -> list[str]:
-    command = [sys.executable, "-m", "grader", "--target", str(submission.target), "--json", str(report),
+def _link_error(name: str) -> SubmissionError:
+    return SubmissionError(f"{name} is a symbolic link, which is not followed: submit the file itself",
+                           f"{name} 是符号链接，评测程序不会跟随链接：请提交文件本身")
+
+
+def _exercise_folder(submission: Submission) -> tuple[Path, str]:
+    """The folder with the exercise files, and its name as shown: the submission itself, or its exercises/
+    (a whole repository). Links are refused, never followed."""
+    if submission.folder.is_symlink():
+        raise _link_error(submission.student)
+    inner = submission.folder / "exercises"
+    if inner.is_symlink():
+        raise _link_error("exercises")
+    if inner.is_dir() and any(os.path.lexists(inner / name) for name in EXPECTED_FILES):
+        return inner, "exercises/"
+    return submission.folder, ""
+
+
+def _copy_file(source: str, destination: Path, shown: str, budget: list[int]) -> None:
+    """Copy one regular file, opened without following a link (it may have been swapped since it was listed)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(source, flags)
+    except OSError:
+        raise _link_error(shown) from None
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise SubmissionError(f"{shown} is not a regular file", f"{shown} 不是普通文件")
+        data = file.read(budget[0] + 1)
+    budget[0] -= len(data)
+    if budget[0] < 0:
+        raise SubmissionError(f"the submission is larger than {MAX_SUBMISSION_BYTES >> 20} MiB",
+                              f"提交的文件超过 {MAX_SUBMISSION_BYTES >> 20} MiB")
+    with open(os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600),
+              "wb") as out:
+        out.write(data)
+
+
+def _copy_folder(source: Path, destination: Path, shown: str, budget: list[int]) -> None:
+    destination.mkdir(mode=0o700)
+    for entry in sorted(os.scandir(source), key=lambda e: e.name):
+        name = shown + entry.name
+        if entry.name in NOT_COPIED:
+            continue
+        if entry.is_symlink():
+            raise _link_error(name)
+        if entry.is_dir(follow_symlinks=False):
+            _copy_folder(Path(entry.path), destination / entry.name, name + "/", budget)
+        elif entry.is_file(follow_symlinks=False):
+            _copy_file(entry.path, destination / entry.name, name, budget)
+        else:
+            raise SubmissionError(f"{name} is not a regular file", f"{name} 不是普通文件")
+
+
+def copy_submission(submission: Submission, destination: Path) -> Path:
+    """Copy the submission's exercise folder to `destination` (which must not exist yet): the copy to grade.
+    Raises SubmissionError for a link, a special file, or more than MAX_SUBMISSION_BYTES in all."""
+    folder, shown = _exercise_folder(submission)
+    _copy_folder(folder, destination, shown, [MAX_SUBMISSION_BYTES])
+    return destination
+
+
+def _command(target: Path, settings: BatchSettings) -> list[str]:
+    command = [sys.executable, "-m", "grader", "--target", str(target), "--json", "-",
                "--seed", str(settings.seed), "--lang", settings.lang, "--device", settings.device]
     if settings.suites is not None:
         command += ["--suites", str(settings.suites)]
@@ -81,29 +168,81 @@ def _last_error_line(stderr: str) -> str:
     return lines[-1].removeprefix("python -m grader: ").removeprefix("error: ") if lines else "no message"
 
 
-def grade_one(submission: Submission, settings: BatchSettings) -> Outcome:
-    """Grade one submission in its own process group; never raises for anything the submission does."""
-    report_path = settings.out / "reports" / f"{submission.student}.json"
-    report_path.unlink(missing_ok=True)
-    started = time.monotonic()
-    process = subprocess.Popen(_command(submission, settings, report_path), cwd=REPO_ROOT,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True, errors="replace", start_new_session=True,
-                               env={**os.environ, "NO_COLOR": "1"})
+def _note_descendants(pid: int, family: dict[int, psutil.Process]) -> None:
     try:
-        _, stderr = process.communicate(timeout=settings.time_limit_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)  # the grader and its judge process
-        process.communicate()
-        return Outcome(submission.student, error=f"timed out after {settings.time_limit_s:g} s",
+        for child in psutil.Process(pid).children(recursive=True):
+            family.setdefault(child.pid, child)
+    except psutil.Error:
+        pass
+
+
+def _kill_tree(process: subprocess.Popen, family: dict[int, psutil.Process]) -> None:
+    """SIGKILL the grader and every descendant it was seen with (psutil checks each is still that process)."""
+    if process.poll() is None and hasattr(os, "killpg"):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # its session, while the grader still leads it
+        except OSError:
+            pass
+    _note_descendants(process.pid, family)
+    for member in family.values():
+        try:
+            member.kill()
+        except psutil.Error:
+            pass
+    process.kill()
+    process.wait()
+    psutil.wait_procs(list(family.values()), timeout=5)
+
+
+def run_to_end(command: list[str], stdout: Any, stderr: Any, time_limit_s: float) -> int | None:
+    """Run one submission's grader in a session of its own and kill its whole process tree however it ends,
+    so nothing of that submission's is still running when its report is read. None: out of time."""
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                               start_new_session=True, env={**os.environ, "NO_COLOR": "1"})
+    family: dict[int, psutil.Process] = {}
+    deadline = time.monotonic() + time_limit_s
+    returncode = None
+    try:
+        while returncode is None and time.monotonic() < deadline:
+            _note_descendants(process.pid, family)
+            try:
+                returncode = process.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                pass
+    finally:
+        _kill_tree(process, family)
+    return returncode
+
+
+def _read(path: Path, limit: int = MAX_REPORT_BYTES) -> bytes:
+    with open(path, "rb") as file:
+        return file.read(limit)
+
+
+def grade_one(submission: Submission, prepared: Path | SubmissionError, settings: BatchSettings) -> Outcome:
+    """Grade one submission from its private copy; never raises for anything the submission does."""
+    if isinstance(prepared, SubmissionError):
+        return Outcome(submission.student, error=prepared.text(settings.lang))
+    scratch = prepared.parent
+    started = time.monotonic()
+    try:
+        with open(scratch / "stdout", "wb") as stdout, open(scratch / "stderr", "wb") as stderr:
+            returncode = run_to_end(_command(prepared, settings), stdout, stderr, settings.time_limit_s)
+        seconds = time.monotonic() - started
+        if returncode is None:
+            return Outcome(submission.student, error=f"timed out after {settings.time_limit_s:g} s", seconds=seconds)
+        if returncode in (0, 1):
+            report = json.loads(_read(scratch / "stdout"))
+            tests = {t["id"]: t for e in report["exercises"] for t in e["tests"]}
+            return Outcome(submission.student, report=report, seconds=seconds, tests=tests)
+        stderr_text = _read(scratch / "stderr").decode("utf-8", errors="replace")
+        kind = "not gradable" if returncode == 2 else f"grader failed (exit {returncode})"
+        return Outcome(submission.student, error=f"{kind}: {_last_error_line(stderr_text)}", seconds=seconds)
+    except (OSError, ValueError, KeyError, TypeError) as error:  # an unreadable or malformed report
+        return Outcome(submission.student, error=f"grader failed: {type(error).__name__}: {error}",
                        seconds=time.monotonic() - started)
-    seconds = time.monotonic() - started
-    if process.returncode in (0, 1) and report_path.is_file():
-        report = json.loads(report_path.read_text(encoding="utf-8"))
-        tests = {t["id"]: t for e in report["exercises"] for t in e["tests"]}
-        return Outcome(submission.student, report=report, seconds=seconds, tests=tests)
-    kind = "not gradable" if process.returncode == 2 else f"grader failed (exit {process.returncode})"
-    return Outcome(submission.student, error=f"{kind}: {_last_error_line(stderr)}", seconds=seconds)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def grade_rows(outcomes: list[Outcome]) -> list[dict[str, Any]]:
@@ -142,11 +281,41 @@ def pass_rates(outcomes: list[Outcome]) -> list[dict[str, Any]]:
     return sorted(rates, key=lambda e: e["pass_rate"])  # stable: report order among equal rates
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as file:
-        writer = csv.DictWriter(file, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+def _csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def write_atomic(path: Path, text: str, replace_folder: bool = False) -> None:
+    """Write `path` whole or not at all: a temporary file beside it, then os.replace. Whatever is at `path`
+    (a file, a link, a FIFO) is replaced as an entry, never followed or opened; a folder there is removed
+    when `replace_folder` (the batch's own reports/), else an OutputError."""
+    if path.is_dir() and not path.is_symlink():
+        if not replace_folder:
+            raise OutputError(f"{path} is a folder; move it away and run the batch again")
+        shutil.rmtree(path)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def _own_folder(path: Path) -> Path:
+    """reports/ as a real folder: a link or a file in its place (put there while grading) is removed."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        path.unlink()
+    path.mkdir(exist_ok=True)
+    return path
 
 
 class ProgressBar:
@@ -169,15 +338,49 @@ class ProgressBar:
             self.stream.flush()
 
 
-def run_batch(submissions: list[Submission], settings: BatchSettings, progress: ProgressBar) -> list[Outcome]:
+def run_batch(submissions: list[Submission], settings: BatchSettings, progress: ProgressBar,
+              workspace: Path) -> list[Outcome]:
+    """Copy every submission first (none is graded before all are copied), then grade the copies."""
+    prepared: list[Path | SubmissionError] = []
+    for index, submission in enumerate(submissions):
+        scratch = workspace / str(index)
+        scratch.mkdir(mode=0o700)
+        try:
+            prepared.append(copy_submission(submission, scratch / "submission"))
+        except SubmissionError as error:
+            prepared.append(error)
+            shutil.rmtree(scratch, ignore_errors=True)
+        except OSError as error:
+            prepared.append(SubmissionError(f"could not be read: {error}", f"无法读取：{error}"))
+            shutil.rmtree(scratch, ignore_errors=True)
     outcomes: list[Outcome] = []
     with ThreadPoolExecutor(max_workers=settings.workers) as pool:
-        futures = [pool.submit(grade_one, s, settings) for s in submissions]
+        futures = [pool.submit(grade_one, s, p, settings) for s, p in zip(submissions, prepared)]
         for future in as_completed(futures):
             outcomes.append(future.result())
             progress.update(len(outcomes), sum(1 for o in outcomes if o.error))
     progress.clear()
     return sorted(outcomes, key=lambda o: o.student)
+
+
+def write_results(outcomes: list[Outcome], rates: list[dict[str, Any]], summary: dict[str, Any], out: Path) -> None:
+    """Every result file, from this process only, after all grading is over."""
+    if out.is_symlink() or not out.is_dir():
+        raise OutputError(f"{out} is no longer a folder")
+    reports = _own_folder(out / "reports")
+    for outcome in outcomes:
+        path = reports / f"{outcome.student}.json"
+        if outcome.report is not None:
+            write_atomic(path, json.dumps(outcome.report, ensure_ascii=False, indent=2) + "\n", replace_folder=True)
+        elif path.is_dir() and not path.is_symlink():  # a report left from an earlier batch is not this one's
+            shutil.rmtree(path)
+        elif path.is_symlink() or path.exists():
+            path.unlink()
+    write_atomic(out / "grades.csv", _csv_text(summary["grades"], ["student", "total", "max_score",
+                                                                  *(e.id for e in ALL), "error"]))
+    write_atomic(out / "pass_rates.csv", _csv_text(rates, ["test", "name", "points", "passed", "graded",
+                                                           "pass_rate"]))
+    write_atomic(out / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
 
 
 def summary_text(outcomes: list[Outcome], rates: list[dict[str, Any]], seconds: float, settings: BatchSettings) -> str:
@@ -237,28 +440,44 @@ def _settings(args: argparse.Namespace) -> BatchSettings:
                          suites=suites)
 
 
+def _workspace(out: Path) -> Path:
+    """The private folder (mode 0700) of the submissions' copies: never inside --out."""
+    workspace = Path(tempfile.mkdtemp(prefix="rnn-batch-")).resolve()
+    if workspace == out or out in workspace.parents:
+        shutil.rmtree(workspace)
+        workspace = Path(tempfile.mkdtemp(prefix="rnn-batch-", dir=out.parent)).resolve()
+    return workspace
+
+
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     folder = Path(args.submissions).expanduser()
     if not folder.is_dir():
-        raise UsageError(f"{args.submissions}: no such folder")
+        raise UsageError(f"{args.submissions}: no such folder", f"{args.submissions}：没有这个文件夹")
     submissions = find_submissions(folder)
     if not submissions:
-        raise UsageError(f"{args.submissions} holds no submission folders (one folder per student)")
+        raise UsageError(f"{args.submissions} holds no submission folders (one folder per student)",
+                         f"{args.submissions} 里没有提交的文件夹（每个学生一个文件夹）")
     settings = _settings(args)
-    (settings.out / "reports").mkdir(parents=True, exist_ok=True)
+    settings.out.mkdir(parents=True, exist_ok=True)
+    workspace = _workspace(settings.out)
     started = time.monotonic()
-    outcomes = run_batch(submissions, settings, ProgressBar(sys.stderr, len(submissions)))
+    try:
+        outcomes = run_batch(submissions, settings, ProgressBar(sys.stderr, len(submissions)), workspace)
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
     seconds = time.monotonic() - started
     rates = pass_rates(outcomes)
     rows = grade_rows(outcomes)
-    _write_csv(settings.out / "grades.csv", rows, ["student", "total", "max_score", *(e.id for e in ALL), "error"])
-    _write_csv(settings.out / "pass_rates.csv", rates, ["test", "name", "points", "passed", "graded", "pass_rate"])
     summary = {"seed": settings.seed, "submissions": len(outcomes),
                "graded": sum(o.report is not None for o in outcomes), "workers": settings.workers,
                "duration_s": round(seconds, 2), "submissions_per_minute": round(60 * len(outcomes) / seconds, 2),
                "exercises": [e.id for e in EXERCISES], "grades": rows, "pass_rates": rates}
-    (settings.out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
-                                               encoding="utf-8")
+    try:
+        write_results(outcomes, rates, summary, settings.out)
+    except (OutputError, OSError) as error:
+        sys.stderr.write(f"python -m grader batch: could not write the results: {error}\n"
+                         if settings.lang != "zh" else f"python -m grader batch：无法写入结果：{error}\n")
+        return 3
     sys.stdout.write(summary_text(outcomes, rates, seconds, settings))
     return 0 if all(o.report is not None for o in outcomes) else 1

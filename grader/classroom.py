@@ -95,6 +95,14 @@ def _append(path: str, lines: list[str]) -> None:
         file.write("".join(line + "\n" for line in lines))
 
 
+def _append_values(path: str, pairs: list[str]) -> None:
+    """NAME=VALUE lines for $GITHUB_OUTPUT / $GITHUB_ENV. Every value is one line (base64, runner ids), so no
+    heredoc (`NAME<<DELIMITER`) is used and no value can end one early to add a line of its own."""
+    if any("\n" in pair or "\r" in pair for pair in pairs):
+        raise ValueError("a value for $GITHUB_OUTPUT or $GITHUB_ENV spans lines")
+    _append(path, pairs)
+
+
 def write(results: list[ExerciseResult], info: RunInfo, report_text: str, env: Mapping[str, str]) -> list[str]:
     """Append the runner results to $GITHUB_OUTPUT (and $GITHUB_ENV, $GITHUB_STEP_SUMMARY when set).
 
@@ -103,9 +111,9 @@ def write(results: list[ExerciseResult], info: RunInfo, report_text: str, env: M
     check_environment(env)
     encoded = {runner: encode(result) for runner, result in runner_results(results, info).items()}
     outputs = [f"runners={','.join(encoded)}"] + [f"{runner}={value}" for runner, value in encoded.items()]
-    _append(env["GITHUB_OUTPUT"], outputs)
+    _append_values(env["GITHUB_OUTPUT"], outputs)
     if env.get("GITHUB_ENV"):
-        _append(env["GITHUB_ENV"], [f"{runner.upper()}_RESULTS={value}" for runner, value in encoded.items()])
+        _append_values(env["GITHUB_ENV"], [f"{runner.upper()}_RESULTS={value}" for runner, value in encoded.items()])
     if env.get("GITHUB_STEP_SUMMARY"):
         score = sum(r.score for r in results)
         max_score = sum(r.max_score for r in results)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from grader import catalog, classroom, fingerprint, gradescope, report, runner, scoring, watch
+from grader import catalog, classroom, fingerprint, gradescope, platform_guard, report, runner, scoring, watch
 from grader.catalog import UsageError
 from grader.target import resolve_suites, resolve_target
 
@@ -198,15 +198,23 @@ def grade(options: Options) -> int:
                           memory_mib=options.memory_mib, private_suites=options.suites,
                           confine=os.environ.get("GRADER_CONFINE", "auto"))
     progress = report.ProgressLine(sys.stderr, options.lang)
+    human = sys.stderr if options.json_path == "-" else sys.stdout
     before = fingerprint.take()
-    try:
-        run = runner.run_suites(plan, on_progress=progress.update)
-    finally:
-        progress.clear()
+    platform_files = platform_guard.take(platform_guard.platform_files(os.environ, options.gradescope_path))
+    # Under GitHub Actions nothing printed while learner code runs is taken as a workflow command.
+    with platform_guard.CommandStop(human, os.environ):
+        try:
+            run = runner.run_suites(plan, on_progress=progress.update)
+        finally:
+            progress.clear()
     changed = fingerprint.changes(before, fingerprint.take())
     if changed:
         raise runner.GraderFailure("the grader's own files, or Python's start-up hooks, changed while it graded, so "
                                    "no grade is reported (reinstall the grader): " + ", ".join(changed[:5]))
+    forged = platform_guard.changed(platform_files)
+    if forged:
+        sys.stderr.write(platform_guard.refusal(forged, options.lang))
+        return EXIT_GRADER
     results = scoring.score_exercises(options.exercises, run.tests, options.lang, options.seed)
     missing = [r.exercise.id for r in results if not r.tests]
     if missing:
@@ -220,7 +228,6 @@ def grade(options: Options) -> int:
         lang=options.lang,
         confinement=str(run.judge.get("confinement", "none")),
     )
-    human = sys.stderr if options.json_path == "-" else sys.stdout
     report.render_text(results, info, human, color=_use_color(human), verbose=options.verbose)
     if options.json_path:
         text = json.dumps(report.to_json(results, info), ensure_ascii=False, indent=2)

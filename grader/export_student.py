@@ -21,6 +21,8 @@ from grader.target import REPO_ROOT
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
 COPIED_FOLDERS = ("exercises", "guides", "img", "tools", ".github")
 COPIED_FILES = ("requirements.txt", ".gitignore")
+# The project's own CI: it grades solutions/ and runs tests/, which a student copy lacks.
+NOT_COPIED = (".github/workflows/tests.yml",)
 # README blocks between these markers are for maintainers and instructors only.
 OMIT_START, OMIT_END = "<!-- student-copy: omit -->", "<!-- student-copy: end -->"
 LAYOUT_LINES_OMITTED = re.compile(r"^(solutions|tests)/\s")
@@ -47,7 +49,7 @@ def student_files(with_suites: bool) -> dict[str, Path]:
         if (REPO_ROOT / folder).is_dir():
             files.update(tree(REPO_ROOT / folder, folder))
     files.update({name: REPO_ROOT / name for name in COPIED_FILES if (REPO_ROOT / name).is_file()})
-    return files
+    return {name: path for name, path in files.items() if name not in NOT_COPIED}
 
 
 def _function_bodies(source: str) -> dict[str, str]:

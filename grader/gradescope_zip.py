@@ -35,19 +35,70 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this for every submission. It grades /autograder/submission (the files
 # ex1_rnn_cell.py ... modules.py, or a whole repository with an exercises/ folder) and writes
 # /autograder/results/results.json. AUTOGRADER_ROOT and AUTOGRADER_PYTHON exist for local trials.
+#
+# Gradescope runs it as root. Where the sandbox cannot confine learner code (no Landlock in the
+# container), that code would run as root too, and could write results.json or the grader itself.
+# So, as root, the grader runs as the unprivileged user rnn-grader (created if absent): it reads
+# copies of the source and of the submission that root owns, and writes only a private output
+# folder; root then copies results.json from there (a regular file only, never a link). If
+# rnn-grader cannot run the Python installation (it must be readable by every user), the grader
+# runs as root, and this script says so.
 set -uo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 PYTHON="${AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"
-SUBMISSION="$ROOT/submission"
 RESULTS="$ROOT/results/results.json"
-ERRORS="$(mktemp)"
-if [ -d "$SUBMISSION/exercises" ]; then SUBMISSION="$SUBMISSION/exercises"; fi
-mkdir -p "$ROOT/results"
+GRADER_USER=rnn-grader
+WORK="$(mktemp -d)"
+ERRORS="$WORK/errors"
+mkdir -p "$ROOT/results" "$WORK/output" "$WORK/home"
 rm -f "$RESULTS"
-cd "$ROOT/source"
+cp -R "$ROOT/source" "$WORK/source"
+cp -R "$ROOT/submission" "$WORK/submission"
+find "$WORK/submission" -type l -delete  # links are not followed: only the files themselves are graded
+SUBMISSION="$WORK/submission"
+if [ -d "$SUBMISSION/exercises" ]; then SUBMISSION="$SUBMISSION/exercises"; fi
+RUN_AS=()
+if [ "$(id -u)" -eq 0 ]; then
+  id -u "$GRADER_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$GRADER_USER"
+  if id -u "$GRADER_USER" >/dev/null 2>&1; then
+    chmod 755 "$WORK"
+    chmod -R go-w,a+rX "$WORK/source" "$WORK/submission"
+    chown "$GRADER_USER" "$WORK/output" "$WORK/home"
+    chmod 700 "$WORK/output" "$WORK/home"
+    if command -v setpriv >/dev/null; then
+      RUN_AS=(setpriv --reuid="$(id -u "$GRADER_USER")" --regid="$(id -g "$GRADER_USER")" --init-groups)
+    else
+      RUN_AS=(runuser -u "$GRADER_USER" --)
+    fi
+    RUN_AS+=(env HOME="$WORK/home")
+    if ! (cd "$WORK/source" && "${RUN_AS[@]}" "$PYTHON" -c "import grader.runner, torch") >/dev/null 2>&1; then
+      echo "run_autograder: $GRADER_USER cannot run $PYTHON (not readable by every user): grading as root."
+      RUN_AS=()
+    fi
+  else
+    echo "run_autograder: could not create the user $GRADER_USER: grading as root."
+  fi
+fi
+cd "$WORK/source"
 status=0
-"$PYTHON" -m grader --target "$SUBMISSION" --device cpu --lang __LANG__ --gradescope "$RESULTS" 2> "$ERRORS" || status=$?
+${RUN_AS[@]+"${RUN_AS[@]}"} "$PYTHON" -m grader --target "$SUBMISSION" --device cpu --lang __LANG__ \\
+  --gradescope "$WORK/output/results.json" 2> "$ERRORS" || status=$?
 cat "$ERRORS" >&2
+if [ "$status" -le 1 ]; then
+  "$PYTHON" - "$WORK/output/results.json" "$RESULTS" <<'PY'
+import os, stat, sys
+source, target = sys.argv[1:]
+try:
+    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+except OSError:
+    sys.exit(0)  # no results.json: explained below
+with os.fdopen(fd, "rb") as file:
+    if stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+        data = file.read(64 << 20)
+        with open(target, "wb") as out:
+            out.write(data)
+PY
+fi
 # 0 or 1: graded (1 = some test failed). Otherwise tell the student why nothing was graded.
 if [ "$status" -gt 1 ] || [ ! -s "$RESULTS" ]; then
   "$PYTHON" - "$RESULTS" "$ERRORS" "$status" __LANG__ <<'PY'
@@ -65,7 +116,8 @@ with open(results, "w", encoding="utf-8") as file:
     json.dump({"score": 0, "output": output, "output_format": "text", "tests": []}, file)
 PY
 fi
-rm -f "$ERRORS"
+cd /
+rm -rf "$WORK"
 exit 0
 """
 

@@ -29,8 +29,10 @@ class Run:
 
 def run_grader(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> Run:
     """`python -m grader ARGS` from the repository root, as a learner types it."""
-    environment = {**os.environ, "LANG": "C.UTF-8", **(env or {})}
-    environment.pop("LC_ALL", None)
+    environment = {**os.environ, "LANG": "C.UTF-8"}
+    for name in ("LC_ALL", "GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_STEP_SUMMARY"):
+        environment.pop(name, None)  # the same outside and inside GitHub Actions (tests.yml), unless `env` says
+    environment.update(env or {})
     done = subprocess.run([sys.executable, "-m", "grader", *args], cwd=REPO, capture_output=True, text=True,
                           timeout=timeout, env=environment, stdin=subprocess.DEVNULL)
     return Run(done.returncode, done.stdout, done.stderr)

@@ -53,6 +53,7 @@ def solution_bodies() -> dict[str, str]:
 
 def test_student_copy_has_no_solutions_and_no_tests(student_copy: Path) -> None:
     assert not (student_copy / "solutions").exists() and not (student_copy / "tests").exists()
+    assert not (student_copy / ".github" / "workflows" / "tests.yml").exists()  # it needs both
     for name in ("README.md", "requirements.txt", "grader/cli.py", "grader/judge/plugin.py",
                  "exercises/ex3_lstm.py", "exercises/modules.py", "guides/en/ex3_lstm.md", "guides/zh/ex3_lstm.md",
                  "img/lstm_cell.svg", ".github/workflows/classroom.yml"):
@@ -182,3 +183,103 @@ def test_batch_time_limit_gives_a_row_not_a_crash(tmp_path: Path) -> None:
 def test_batch_bad_input_is_a_usage_error(tmp_path: Path, make, words: str) -> None:
     run = run_grader("batch", str(make(tmp_path)), "--out", str(tmp_path / "grades"))
     assert run.returncode == 2 and words in run.stderr and "Traceback" not in run.stderr
+
+
+# --- batch isolation ----------------------------------------------------------------------
+
+
+def test_batch_follows_no_link_and_copies_no_special_or_huge_file(tmp_path: Path) -> None:
+    """A submission linking to the solutions gets no credit and an error naming the link; none is graded."""
+    submissions = tmp_path / "submissions"
+    eve = plant(submissions / "eve", "ex1_rnn_cell.py", "")
+    (eve / "ex3_lstm.py").unlink()
+    (eve / "ex3_lstm.py").symlink_to(SOLUTIONS / "ex3_lstm.py")
+    (submissions / "frank").mkdir(parents=True)
+    (submissions / "frank" / "exercises").symlink_to(SOLUTIONS, target_is_directory=True)
+    (submissions / "gina").symlink_to(SOLUTIONS, target_is_directory=True)
+    huge = plant(submissions / "hugo", "ex1_rnn_cell.py", "")
+    (huge / "data.bin").write_bytes(b"\0" * (21 * 2**20))
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(plant(submissions / "ivy", "ex1_rnn_cell.py", "") / "pipe")
+    run = run_grader("batch", str(submissions), "--out", str(tmp_path / "grades"), "--seed", "1", "--workers", "1",
+                     timeout=120)
+    assert run.returncode == 1, run.stderr
+    rows = {row["student"]: row for row in read_csv(tmp_path / "grades" / "grades.csv")}
+    assert all(row["total"] == "" for row in rows.values())
+    assert rows["eve"]["error"] == "ex3_lstm.py is a symbolic link, which is not followed: submit the file itself"
+    assert rows["frank"]["error"].startswith("exercises is a symbolic link")
+    assert rows["gina"]["error"].startswith("gina is a symbolic link")
+    assert rows["hugo"]["error"] == "the submission is larger than 20 MiB"
+    if hasattr(os, "mkfifo"):
+        assert rows["ivy"]["error"] == "pipe is not a regular file"
+    zh = run_grader("batch", str(submissions), "--out", str(tmp_path / "zh"), "--lang", "zh", timeout=120)
+    assert "ex3_lstm.py 是符号链接" in {row["student"]: row for row in read_csv(tmp_path / "zh" / "grades.csv")}["eve"]["error"]
+
+
+def attacker_code(victim: Path, out: Path) -> str:
+    """Unconfined learner code that edits a classmate's original files and forges the batch's results."""
+    return f'''
+import os, pathlib
+_out = pathlib.Path({str(out)!r})
+with open({str(victim / "ex3_lstm.py")!r}, "a") as _file:
+    _file.write({WRONG_LSTM_CELL!r})
+(_out / "reports").mkdir(parents=True, exist_ok=True)
+(_out / "grades.csv").write_text("student,total\\naaron,100\\nzoe,0\\n")
+(_out / "summary.json").write_text("{{}}")
+(_out / "reports" / "zoe.json").mkdir(exist_ok=True)
+if not os.path.lexists(_out / "pass_rates.csv"):
+    os.symlink({str(victim / "modules.py")!r}, _out / "pass_rates.csv")
+'''
+
+
+def test_batch_an_attacker_changes_no_classmates_grade_and_no_result(tmp_path: Path) -> None:
+    """aaron (graded first) edits zoe's original folder and forges --out while graded, without confinement."""
+    submissions, out = tmp_path / "submissions", tmp_path / "grades"
+    zoe = plant(submissions / "zoe", "ex1_rnn_cell.py", "")
+    modules = (zoe / "modules.py").read_text(encoding="utf-8")
+    plant(submissions / "aaron", "ex1_rnn_cell.py", attacker_code(zoe, out))
+    run = run_grader("batch", str(submissions), "--out", str(out), "--seed", "6", "--workers", "1",
+                     env={"GRADER_CONFINE": "none", "GRADER_ALLOWLIST": "off"})
+    assert WRONG_LSTM_CELL in (zoe / "ex3_lstm.py").read_text(encoding="utf-8")  # the attack ran
+    assert run.returncode == 0, run.stderr
+    rows = {row["student"]: row for row in read_csv(out / "grades.csv")}
+    assert {name: row["total"] for name, row in rows.items()} == {"aaron": "100", "zoe": "100"}
+    assert json.loads((out / "reports" / "zoe.json").read_text(encoding="utf-8"))["score"] == 100
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["graded"] == 2
+    assert not (out / "pass_rates.csv").is_symlink() and read_csv(out / "pass_rates.csv")[0]["graded"] == "2"
+    assert (zoe / "modules.py").read_text(encoding="utf-8") == modules
+
+
+def test_batch_writes_results_whole_and_follows_no_link(tmp_path: Path) -> None:
+    from grader.batch import OutputError, write_atomic
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep", encoding="utf-8")
+    (tmp_path / "linked.csv").symlink_to(outside)
+    write_atomic(tmp_path / "linked.csv", "new")
+    assert outside.read_text(encoding="utf-8") == "keep" and not (tmp_path / "linked.csv").is_symlink()
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "fifo.csv")
+        write_atomic(tmp_path / "fifo.csv", "new")  # replaced, never opened: no reader needed
+        assert (tmp_path / "fifo.csv").read_text(encoding="utf-8") == "new"
+    (tmp_path / "folder.csv").mkdir()
+    with pytest.raises(OutputError, match="is a folder"):
+        write_atomic(tmp_path / "folder.csv", "new")
+    write_atomic(tmp_path / "folder.csv", "new", replace_folder=True)
+    assert (tmp_path / "folder.csv").read_text(encoding="utf-8") == "new"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporary file left
+
+
+def test_batch_kills_the_whole_process_tree(tmp_path: Path) -> None:
+    """A grader that leaves a detached grandchild behind: it is dead when run_to_end returns."""
+    import psutil
+    from grader.batch import run_to_end
+
+    code = ("import subprocess, sys, time\n"
+            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True)\n"
+            "print(child.pid, flush=True)\n"
+            "time.sleep(1)\n")
+    with open(tmp_path / "stdout", "wb") as stdout:
+        assert run_to_end([sys.executable, "-c", code], stdout, subprocess.DEVNULL, 60) == 0
+    grandchild = int((tmp_path / "stdout").read_text())
+    assert not psutil.pid_exists(grandchild) or psutil.Process(grandchild).status() == psutil.STATUS_ZOMBIE

@@ -157,6 +157,18 @@ def test_workflow_has_classrooms_shape() -> None:
     assert [s.get("id") for s in steps].count("grader") == 1
 
 
+def test_workflow_keeps_tokens_away_from_the_graded_code() -> None:
+    """No checkout leaves its token in .git/config, and the grading step's environment holds no secret."""
+    yaml = pytest.importorskip("yaml")
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "classroom.yml").read_text(encoding="utf-8"))
+    job = workflow["jobs"]["run-autograding-tests"]
+    checkouts = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/checkout@")]
+    assert len(checkouts) == 2 and all(s["with"]["persist-credentials"] is False for s in checkouts)
+    (grading,) = [s for s in job["steps"] if s.get("id") == "grader"]
+    for scope in (workflow.get("env", {}), job.get("env", {}), grading.get("env", {}), grading["run"]):
+        assert "secrets." not in str(scope) and "GRADER_SUITES_TOKEN" not in str(scope)
+
+
 def run_reporter(reporter: str, folder: Path, outputs: dict[str, str], env_file: Path) -> subprocess.CompletedProcess:
     """GitHub Classroom's grading reporter (its bundled dist/main.js), run offline with node."""
     env_lines = env_file.read_text(encoding="utf-8").splitlines()
@@ -261,18 +273,65 @@ def test_zip_holds_the_scripts_at_its_root_and_the_grader(autograder_zip: Path) 
     assert modes["setup.sh"] & stat.S_IXUSR and modes["run_autograder"] & stat.S_IXUSR
     assert "download.pytorch.org/whl/cpu torch==" in setup and setup.startswith("#!/usr/bin/env bash")
     assert "/autograder/submission" not in setup and '"$ROOT/submission"' in run
-    assert "--gradescope \"$RESULTS\"" in run and 'RESULTS="$ROOT/results/results.json"' in run
+    assert 'RESULTS="$ROOT/results/results.json"' in run
 
 
-def run_autograder(autograder_zip: Path, root: Path) -> dict[str, Any]:
-    """run_autograder as Gradescope runs it, with /autograder moved to `root` and this Python."""
+def test_run_autograder_drops_root_for_the_grader(autograder_zip: Path) -> None:
+    """As root, the grader runs as rnn-grader on root-owned copies and writes only its own output folder."""
+    with zipfile.ZipFile(autograder_zip) as archive:
+        run = archive.read("run_autograder").decode()
+    assert "useradd --system --no-create-home" in run and "GRADER_USER=rnn-grader" in run
+    assert "setpriv --reuid=" in run and "runuser -u" in run and '[ "$(id -u)" -eq 0 ]' in run
+    assert 'cp -R "$ROOT/submission" "$WORK/submission"' in run and "find \"$WORK/submission\" -type l -delete" in run
+    assert 'chown "$GRADER_USER" "$WORK/output"' in run and "chmod 700" in run and "go-w" in run
+    assert '--gradescope "$WORK/output/results.json"' in run and "O_NOFOLLOW" in run
+    assert "grading as root" in run  # the fallback says so
+
+
+def run_autograder(autograder_zip: Path, root: Path, with_stdout: bool = False) -> Any:
+    """run_autograder as Gradescope runs it, with /autograder moved to `root` and this Python: results.json
+    (and the script's stdout, `with_stdout`)."""
     with zipfile.ZipFile(autograder_zip) as archive:
         archive.extractall(root / "source")
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
     done = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    return json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
+    results = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
+    return (results, done.stdout) if with_stdout else results
+
+
+ROOT_ONLY_CELL = """
+_reference_rnn_cell = rnn_cell
+
+def rnn_cell(*args, **kwargs):
+    try:
+        with open({marker!r}, "w") as file:
+            file.write("written by root")
+    except OSError:
+        pass
+    return _reference_rnn_cell(*args, **kwargs)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("useradd")
+                    or not (shutil.which("setpriv") or shutil.which("runuser")), reason="needs root and useradd")
+def test_run_autograder_as_root_grades_as_another_user(autograder_zip: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unconfined learner code tries to write a file only root may write; the grade is still right."""
+    private = tmp_path / "root-only"
+    private.mkdir(mode=0o700)
+    marker = private / "marker"
+    plant(tmp_path / "submission", "ex1_rnn_cell.py", ROOT_ONLY_CELL.format(marker=str(marker)))
+    monkeypatch.setenv("GRADER_CONFINE", "none")
+    monkeypatch.setenv("GRADER_ALLOWLIST", "off")
+    results, stdout = run_autograder(autograder_zip, tmp_path, with_stdout=True)
+    check_gradescope_results(results)
+    assert results["score"] == 100
+    if "grading as root" in stdout:  # this Python is not readable by other users (e.g. under /root)
+        assert "rnn-grader cannot run" in stdout and marker.exists()
+        pytest.skip("the Python installation is not readable by rnn-grader: the grader ran as root (fallback)")
+    assert not marker.exists()
 
 
 def test_run_autograder_grades_a_repository_submission(autograder_zip: Path, tmp_path: Path) -> None:
@@ -303,3 +362,90 @@ def test_zip_with_private_suites_ships_them_instead(tmp_path: Path) -> None:
         assert archive.read("grader/suites/test_ex4_gru.py").decode() == "# the instructor's own ex4 suite\n"
         assert "grader/suites/test_ex3_lstm.py" in archive.namelist()
         assert not any(".git" in name for name in archive.namelist())
+
+
+# --- platform outputs cannot be forged ------------------------------------------------------
+
+FORGING_CELL = """
+def rnn_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh"):
+    with open({output!r}, "w") as file:
+        file.write("runners=forged\\nforged=" + "e30=" + "\\n")
+    with open({results!r}, "w") as file:
+        file.write('{{"score": 100, "tests": []}}')
+    raise NotImplementedError
+"""
+
+
+def test_platform_files_written_during_grading_mean_no_platform_result(tmp_path: Path) -> None:
+    """Unconfined learner code forges $GITHUB_OUTPUT and results.json: the grader writes nothing more, exits 3."""
+    output, results = tmp_path / "github_output", tmp_path / "results.json"
+    target = plant(tmp_path / "submission", "ex1_rnn_cell.py", FORGING_CELL.format(output=str(output),
+                                                                                    results=str(results)))
+    run = run_grader("ex1", "--target", str(target), "--seed", "4", "--lang", "en", "--classroom",
+                     "--gradescope", str(results), env={"GITHUB_OUTPUT": str(output), "GRADER_CONFINE": "none",
+                                                        "GRADER_ALLOWLIST": "off"})
+    assert run.returncode == 3, run.stderr
+    assert "changed while the code was graded" in run.stderr and str(output) in run.stderr
+    assert output.read_text(encoding="utf-8") == "runners=forged\nforged=e30=\n"  # nothing of the grader's
+    assert results.read_text(encoding="utf-8") == '{"score": 100, "tests": []}'
+
+
+def test_platform_fingerprints_see_every_change(tmp_path: Path) -> None:
+    from grader import platform_guard
+
+    kept, edited, created, linked = (str(tmp_path / name) for name in ("kept", "edited", "created", "linked"))
+    for path in (kept, edited, linked):
+        Path(path).write_text("runners=a\n", encoding="utf-8")
+    before = platform_guard.take([kept, edited, created, linked])
+    Path(edited).write_text("runners=b\n", encoding="utf-8")  # same size, other content
+    Path(created).write_text("", encoding="utf-8")  # absent before: an empty file is a change
+    os.remove(linked)
+    os.symlink(kept, linked)  # the same content, through a link
+    assert platform_guard.changed(before) == [edited, created, linked]
+    assert "平台" in platform_guard.refusal([edited], "zh") and "no platform result" in platform_guard.refusal([], "en")
+    env = {"GITHUB_OUTPUT": "o", "GITHUB_ENV": "", "GITHUB_STEP_SUMMARY": "s"}
+    assert platform_guard.platform_files(env, "r.json") == [os.path.abspath(p) for p in ("o", "s", "r.json")]
+
+
+def _stop_and_resume(text: str) -> tuple[str, list[str]]:
+    lines = text.splitlines()
+    stop = re.fullmatch(r"::stop-commands::([0-9a-f]{32})", lines[0])
+    assert stop is not None, lines[:3]
+    return stop[1], lines
+
+
+def test_workflow_commands_are_stopped_while_learner_code_runs() -> None:
+    """Under GitHub Actions: `::stop-commands::TOKEN` before grading, `::TOKEN::` before the grader's own report."""
+    first = run_grader("ex1", "--target", "solutions", "--seed", "2", env={"GITHUB_ACTIONS": "true"})
+    assert first.returncode == 0, first.stderr
+    token, lines = _stop_and_resume(first.stdout)
+    resume = lines.index(f"::{token}::")
+    assert resume < next(i for i, line in enumerate(lines) if "Total:" in line)
+    assert sum(token in line for line in lines) == 2
+    second = run_grader("ex1", "--target", "solutions", "--seed", "2", "--json", "-", env={"GITHUB_ACTIONS": "true"})
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["score"] == 20  # --json -: stdout stays the report; the commands go to stderr
+    other, lines = _stop_and_resume(second.stderr)
+    assert other != token and f"::{other}::" in lines
+    assert "::stop-commands::" not in run_grader("ex1", "--target", "solutions", "--seed", "2").stdout
+
+
+def test_tests_workflow_runs_everywhere() -> None:
+    """.github/workflows/tests.yml: 3 OSes x Python 3.11, 3.12; CPU torch; the solutions grade; pytest."""
+    yaml = pytest.importorskip("yaml")
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "tests.yml").read_text(encoding="utf-8"))
+    (job,) = workflow["jobs"].values()
+    matrix = job["strategy"]["matrix"]
+    assert matrix["os"] == ["ubuntu-latest", "macos-latest", "windows-latest"]
+    assert matrix["python-version"] == ["3.11", "3.12"] and job["runs-on"] == "${{ matrix.os }}"
+    runs = [(step.get("if", ""), step["run"]) for step in job["steps"] if "run" in step]
+    assert runs == [
+        ("runner.os != 'macOS'", "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"),
+        ("runner.os == 'macOS'", "pip install torch==2.13.0"),
+        ("", "pip install -r requirements.txt"),
+        ("", "python -m grader --target solutions"),
+        ("", "python -m pytest"),
+    ]
+    setup = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/setup-python@"))
+    assert setup["with"]["python-version"] == "${{ matrix.python-version }}"
+    assert set(workflow["on"]) >= {"push", "pull_request"}
