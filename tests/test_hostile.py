@@ -34,6 +34,17 @@ WRONG_LSTM_CELL = code_of("h = o * c")
 # defences alone.
 UNCONFINED = {"GRADER_CONFINE": "none", "GRADER_ALLOWLIST": "off"}
 
+# Learner code that writes one framed reply to every descriptor it has: the reply channel is one of them.
+SEND_FRAME = """
+import os
+def _send_everywhere(data):
+    for fd in range(3, 64):
+        try:
+            os.write(fd, len(data).to_bytes(8, "little") + data)
+        except OSError:
+            pass
+"""
+
 # (case, file, code, exercises graded, (test that must fail, words of its hint), (exercise, its score))
 CASES = [
     ("monkeypatching torch's comparisons", "ex3_lstm.py", """
@@ -83,8 +94,8 @@ def hidden_jacobian(h_seq, weight_hh):
     os.kill(os.getppid(), signal.SIGKILL)
 """, ["ex5", "ex4"], ("ex5_vanishing::hidden_jacobian",
                        {"confined": ["PermissionError"], "none": ["killed by SIGKILL"]}), ("ex5_vanishing", 16)),
-    ("a compressed reply that would inflate the judge", "ex5_vanishing.py", """
-import io, os, zipfile
+    ("a compressed reply that would inflate the judge", "ex5_vanishing.py", SEND_FRAME + """
+import io, zipfile
 def clip_grad_norm(grads, max_norm):
     plain = io.BytesIO()
     torch.save({"ok": True, "result": torch.zeros(2**22), "violations": [], "modified": []}, plain)
@@ -93,15 +104,11 @@ def clip_grad_norm(grads, max_norm):
         for info in source.infolist():
             out.writestr(info.filename, source.read(info.filename))
     data = packed.getvalue()
-    for fd in range(3, 64):
-        try:
-            os.write(fd, len(data).to_bytes(8, "little") + data)
-        except OSError:
-            pass
+    _send_everywhere(data)
     return grads, torch.zeros(())
 """, ["ex5", "ex4"], ("ex5_vanishing::clip_grad_norm", ["not plain tensors and values"]), ("ex5_vanishing", 15)),
-    ("a reply whose shared references would inflate the judge", "ex5_vanishing.py", """
-import io, os
+    ("a reply whose shared references would inflate the judge", "ex5_vanishing.py", SEND_FRAME + """
+import io
 def clip_grad_norm(grads, max_norm):
     tree = [torch.zeros(1)]
     for _ in range(40):
@@ -109,35 +116,22 @@ def clip_grad_norm(grads, max_norm):
     buffer = io.BytesIO()
     torch.save({"ok": True, "result": tree, "violations": [], "modified": []}, buffer)
     data = buffer.getvalue()
-    for fd in range(3, 64):
-        try:
-            os.write(fd, len(data).to_bytes(8, "little") + data)
-        except OSError:
-            pass
+    _send_everywhere(data)
     return grads, torch.zeros(())
 """, ["ex5", "ex4"], ("ex5_vanishing::clip_grad_norm", ["not plain tensors and values"]), ("ex5_vanishing", 15)),
-    ("garbage on the reply channel", "ex5_vanishing.py", """
-import os, sys
+    ("garbage on the reply channel", "ex5_vanishing.py", SEND_FRAME + """
 def clip_grad_norm(grads, max_norm):
-    for fd in range(3, 64):  # the reply channel is one of these
-        try:
-            os.write(fd, (16).to_bytes(8, "little") + b"\\xff" * 16)
-        except OSError:
-            pass
+    _send_everywhere(b"\\xff" * 16)
     return grads, torch.zeros(())
 """, ["ex5", "ex4"], ("ex5_vanishing::clip_grad_norm", ["not plain tensors and values"]), ("ex5_vanishing", 15)),
-    ("a forged reply that runs code when unpickled", "ex5_vanishing.py", """
-import os, pickle, sys
+    ("a forged reply that runs code when unpickled", "ex5_vanishing.py", SEND_FRAME + """
+import pickle
 class _Payload:
     def __reduce__(self):
         return (os.system, ("touch {marker}",))
 def clip_grad_norm(grads, max_norm):
     data = pickle.dumps({"ok": True, "result": _Payload(), "violations": [], "modified": []})
-    for fd in range(3, 64):
-        try:
-            os.write(fd, len(data).to_bytes(8, "little") + data)
-        except OSError:
-            pass
+    _send_everywhere(data)
     return grads, torch.zeros(())
 """, ["ex5", "ex4"], ("ex5_vanishing::clip_grad_norm", ["not plain tensors and values"]), ("ex5_vanishing", 15)),
     ("a huge allocation", "ex5_vanishing.py", """
@@ -209,11 +203,11 @@ ALLOWLIST_BATCHES = [
     {"sys.exit while the file is imported": ("import sys", "import sys"),
      "monkeypatching torch's comparisons": ("the private attribute torch.Tensor.__eq__", "torch.Tensor.__eq__ ="),
      "os._exit while the file is imported": ("import os", "import os"),
-     "a forged reply that runs code when unpickled": ("import os", "import os, pickle, sys")},
+     "a forged reply that runs code when unpickled": ("import os", "import os")},
     {"monkeypatching the judge and pytest": ("import sys", "import sys"),
      "killing the judge process": ("import os", "import os, signal")},
     {"a loop that ignores signals": ("import signal", "import signal"),
-     "garbage on the reply channel": ("import os", "import os, sys")},
+     "garbage on the reply channel": ("import os", "import os")},
 ]
 
 
