@@ -233,9 +233,11 @@ def grade_one(submission: Submission, prepared: Path | SubmissionError, settings
             return Outcome(submission.student, error=f"timed out after {settings.time_limit_s:g} s", seconds=seconds)
         if returncode in (0, 1):
             report = json.loads(_read(scratch / "stdout"))
+            report["target"] = str(submission.folder)  # the student's folder, not the private copy graded
             tests = {t["id"]: t for e in report["exercises"] for t in e["tests"]}
             return Outcome(submission.student, report=report, seconds=seconds, tests=tests)
-        stderr_text = _read(scratch / "stderr").decode("utf-8", errors="replace")
+        stderr_text = _read(scratch / "stderr").decode("utf-8", errors="replace").replace(
+            str(prepared), str(submission.folder))
         kind = "not gradable" if returncode == 2 else f"grader failed (exit {returncode})"
         return Outcome(submission.student, error=f"{kind}: {_last_error_line(stderr_text)}", seconds=seconds)
     except (OSError, ValueError, KeyError, TypeError) as error:  # an unreadable or malformed report

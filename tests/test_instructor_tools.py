@@ -145,6 +145,7 @@ def test_batch_writes_grades_csv(batch_run) -> None:
     assert rows["alice"]["total"] == "100" and rows["alice"]["integration"] == "3/3" and rows["alice"]["error"] == ""
     assert rows["bob"]["total"] == "90" and rows["bob"]["ex3_lstm"] == "10" and rows["bob"]["ex4_gru"] == "20"
     assert rows["carol"]["total"] == "" and "holds none of the exercise files" in rows["carol"]["error"]
+    assert str(grades.parent / "submissions" / "carol") in rows["carol"]["error"]  # her folder, not the copy graded
     assert "not graded: carol" in done.stdout
 
 
