@@ -22,7 +22,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from typing import Any, TextIO
 
 import psutil
 
+from grader import reaper
 from grader.catalog import ALL, EXERCISES, UsageError
 from grader.report import _number
 from grader.target import EXPECTED_FILES, REPO_ROOT
@@ -168,32 +168,6 @@ def _last_error_line(stderr: str) -> str:
     return lines[-1].removeprefix("python -m grader: ").removeprefix("error: ") if lines else "no message"
 
 
-def _note_descendants(pid: int, family: dict[int, psutil.Process]) -> None:
-    try:
-        for child in psutil.Process(pid).children(recursive=True):
-            family.setdefault(child.pid, child)
-    except psutil.Error:
-        pass
-
-
-def _kill_tree(process: subprocess.Popen, family: dict[int, psutil.Process]) -> None:
-    """SIGKILL the grader and every descendant it was seen with (psutil checks each is still that process)."""
-    if process.poll() is None and hasattr(os, "killpg"):
-        try:
-            os.killpg(process.pid, signal.SIGKILL)  # its session, while the grader still leads it
-        except OSError:
-            pass
-    _note_descendants(process.pid, family)
-    for member in family.values():
-        try:
-            member.kill()
-        except psutil.Error:
-            pass
-    process.kill()
-    process.wait()
-    psutil.wait_procs(list(family.values()), timeout=5)
-
-
 def run_to_end(command: list[str], stdout: Any, stderr: Any, time_limit_s: float) -> int | None:
     """Run one submission's grader in a session of its own and kill its whole process tree however it ends,
     so nothing of that submission's is still running when its report is read. None: out of time."""
@@ -204,13 +178,13 @@ def run_to_end(command: list[str], stdout: Any, stderr: Any, time_limit_s: float
     returncode = None
     try:
         while returncode is None and time.monotonic() < deadline:
-            _note_descendants(process.pid, family)
+            family.update((p.pid, p) for p in reaper.descendants(process.pid))
             try:
                 returncode = process.wait(timeout=0.2)
             except subprocess.TimeoutExpired:
                 pass
     finally:
-        _kill_tree(process, family)
+        psutil.wait_procs(reaper.kill_tree(process, family.values()), timeout=5)
     return returncode
 
 

@@ -199,19 +199,19 @@ def grade(options: Options) -> int:
                           confine=os.environ.get("GRADER_CONFINE", "auto"))
     progress = report.ProgressLine(sys.stderr, options.lang)
     human = sys.stderr if options.json_path == "-" else sys.stdout
-    before = fingerprint.take()
-    platform_files = platform_guard.take(platform_guard.platform_files(os.environ, options.gradescope_path))
+    before = fingerprint.take(fingerprint.grader_files())
+    platform_files = fingerprint.take(platform_guard.platform_files(os.environ, options.gradescope_path))
     # Under GitHub Actions nothing printed while learner code runs is taken as a workflow command.
     with platform_guard.CommandStop(human, os.environ):
         try:
             run = runner.run_suites(plan, on_progress=progress.update)
         finally:
             progress.clear()
-    changed = fingerprint.changes(before, fingerprint.take())
+    changed = fingerprint.changes(before, fingerprint.take(fingerprint.grader_files()))
     if changed:
         raise runner.GraderFailure("the grader's own files, or Python's start-up hooks, changed while it graded, so "
                                    "no grade is reported (reinstall the grader): " + ", ".join(changed[:5]))
-    forged = platform_guard.changed(platform_files)
+    forged = fingerprint.changes(platform_files, fingerprint.take(platform_files))
     if forged:
         sys.stderr.write(platform_guard.refusal(forged, options.lang))
         return EXIT_GRADER

@@ -1,4 +1,7 @@
-"""Did anything change the grader while it graded? A fingerprint of its files and of Python's start-up hooks.
+"""Did anything change a file while the grader graded? Fingerprints taken before and compared after.
+
+Used for the grader's own files and Python's start-up hooks (`grader_files`), and for the
+files a platform reads results from (`grader.platform_guard`).
 
 Under confinement (Linux) learner code cannot write any of these; elsewhere it runs
 as the grader's user and could, to change later runs (a `conftest.py` beside the
@@ -10,11 +13,16 @@ is left out: the judge writes its own there.
 from __future__ import annotations
 
 import hashlib
+import os
 import site
+import stat
 from pathlib import Path
+from typing import Iterable
 
 GRADER_DIR = Path(__file__).resolve().parent
 STARTUP_HOOKS = ("sitecustomize.py", "usercustomize.py")
+
+Fingerprint = dict[str, "tuple[str, int, str] | None"]
 
 
 def _site_folders() -> list[Path]:
@@ -25,7 +33,8 @@ def _site_folders() -> list[Path]:
     return [f for f in folders if f.is_dir()]
 
 
-def _watched() -> list[Path]:
+def grader_files() -> list[Path]:
+    """The grader's own files (bytecode left out) and Python's start-up hooks."""
     files = [p for p in GRADER_DIR.rglob("*") if "__pycache__" not in p.parts and not p.is_dir()]
     for folder in _site_folders():
         files.extend(folder.glob("*.pth"))
@@ -33,18 +42,31 @@ def _watched() -> list[Path]:
     return files
 
 
-def _digest(path: Path) -> str:
+def digest(path: str | Path) -> tuple[str, int, str] | None:
+    """(kind, size, sha256) of a path, None when absent. Links and special files are not followed or opened
+    (a FIFO would block), so replacing a file by one of them is a change too."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "not a regular file"
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return (f"not a regular file (mode {info.st_mode:o})", info.st_size, "")
+    content = hashlib.sha256()
+    try:
+        with open(path, "rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                content.update(block)
     except OSError as error:
-        return f"unreadable: {error.strerror}"
+        return (f"unreadable: {error.strerror}", info.st_size, "")
+    return ("file", info.st_size, content.hexdigest())
 
 
-def take() -> dict[str, str]:
-    """path -> content digest of every watched file."""
-    return {str(path): _digest(path) for path in _watched()}
+def take(paths: Iterable[str | Path]) -> Fingerprint:
+    """path -> digest of each path."""
+    return {str(path): digest(path) for path in paths}
 
 
-def changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
-    """The files added, removed or changed between two fingerprints."""
-    return sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+def changes(before: Fingerprint, after: Fingerprint) -> list[str]:
+    """The paths changed or removed since `before` (in its order), then those new in `after`."""
+    return ([path for path, was in before.items() if after.get(path) != was]
+            + [path for path in after if path not in before])

@@ -4,22 +4,18 @@ Where the sandbox is not confined by the OS (macOS, Windows, old Linux), learner
 grader's user and could append `score=100` to the file named by $GITHUB_OUTPUT, or write its own
 results.json, while it is graded; it could also print workflow commands (`::set-output`, `::error`)
 that the Actions runner would obey. So the grader
-- fingerprints (size + sha256) every platform file before grading and, if one changed by the time it
+- fingerprints (`grader.fingerprint`) every platform file before grading and, if one changed by the time it
   would write its results, refuses (exit code 3) and writes no platform result at all;
 - under GitHub Actions, stops workflow-command processing while learner code runs
   (`::stop-commands::TOKEN`), with a fresh random token that learner code cannot guess to resume.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
-import stat
 from typing import Mapping, TextIO
 
 PLATFORM_VARIABLES = ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_STEP_SUMMARY")
-
-Fingerprint = dict[str, tuple[str, int, str] | None]
 
 
 def platform_files(env: Mapping[str, str], gradescope_path: str | None) -> list[str]:
@@ -28,31 +24,6 @@ def platform_files(env: Mapping[str, str], gradescope_path: str | None) -> list[
     if gradescope_path:
         paths.append(gradescope_path)
     return [os.path.abspath(os.path.expanduser(path)) for path in paths]
-
-
-def _fingerprint(path: str) -> tuple[str, int, str] | None:
-    """(kind, size, sha256) of a path, None when absent. Links and special files are not followed or opened
-    (a FIFO would block), so replacing the file by one of them is a change too."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    if not stat.S_ISREG(info.st_mode):
-        return (f"not a regular file (mode {info.st_mode:o})", info.st_size, "")
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return ("file", info.st_size, digest.hexdigest())
-
-
-def take(paths: list[str]) -> Fingerprint:
-    return {path: _fingerprint(path) for path in paths}
-
-
-def changed(before: Fingerprint) -> list[str]:
-    """The platform files that are not as they were when `before` was taken."""
-    return [path for path, print_ in before.items() if _fingerprint(path) != print_]
 
 
 def refusal(paths: list[str], lang: str) -> str:

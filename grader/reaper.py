@@ -4,15 +4,19 @@ A process that calls this module's `adopt_orphans` becomes a child subreaper
 (Linux): a descendant whose parent dies is re-parented to it rather than to
 init, so `kill_descendants` finds it however it detached (double fork, setsid).
 Used by the grader before it reads the judge's report, and by the judge before
-it writes one. Elsewhere descendants are found while their parents live; on Linux
+it writes one; `kill_tree` stops one child with everything it started (the judge's
+sandbox, each grader of a batch). Elsewhere descendants are found while their parents live; on Linux
 the sandbox's pid namespace also takes every process inside down with it.
 """
 from __future__ import annotations
 
 import ctypes
 import os
+import signal
+import subprocess
 import sys
 import time
+from typing import Iterable
 
 import psutil
 
@@ -29,20 +33,50 @@ def adopt_orphans() -> None:
         pass
 
 
-def _descendants() -> list[psutil.Process]:
-    """Live (not zombie) descendants of this process."""
+def descendants(pid: int) -> list[psutil.Process]:
+    """A process's descendants as they are now (none once it is gone)."""
     try:
-        children = psutil.Process(os.getpid()).children(recursive=True)
+        return psutil.Process(pid).children(recursive=True)
     except psutil.Error:
         return []
+
+
+def _live(processes: list[psutil.Process]) -> list[psutil.Process]:
     live = []
-    for child in children:
+    for process in processes:
         try:
-            if child.status() != psutil.STATUS_ZOMBIE:
-                live.append(child)
+            if process.status() != psutil.STATUS_ZOMBIE:
+                live.append(process)
         except psutil.Error:
             pass
     return live
+
+
+def _kill(processes: Iterable[psutil.Process]) -> None:
+    for process in processes:
+        try:
+            process.kill()  # psutil checks that the pid is still the same process
+        except psutil.Error:
+            pass
+
+
+def kill_tree(process: subprocess.Popen, known: Iterable[psutil.Process] = ()) -> list[psutil.Process]:
+    """SIGKILL a child process, its process group (POSIX), every descendant it has now and those it was seen
+    with before (`known`), then reap it. Returns the processes killed besides it.
+
+    The group is signalled only while the child is not reaped yet: a reaped pid can belong to a new session
+    leader (another sandbox or grader) whose group would then be killed."""
+    members = {p.pid: p for p in known}
+    members.update((p.pid, p) for p in descendants(process.pid))
+    if process.poll() is None and hasattr(os, "killpg"):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    _kill(members.values())
+    process.kill()
+    process.wait()
+    return list(members.values())
 
 
 def _reap_children() -> None:
@@ -61,12 +95,8 @@ def kill_descendants(keep: frozenset[int] = frozenset(), timeout_s: float = 5.0)
     """SIGKILL every live descendant but those in `keep`, reap the children, and repeat for late arrivals."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        doomed = [p for p in _descendants() if p.pid not in keep]
-        for process in doomed:
-            try:
-                process.kill()
-            except psutil.Error:
-                pass
+        doomed = [p for p in _live(descendants(os.getpid())) if p.pid not in keep]
+        _kill(doomed)
         _reap_children()
         if not doomed:
             return

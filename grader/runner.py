@@ -30,7 +30,6 @@ import psutil
 from grader import reaper, seal
 from grader.sandbox import confine
 from grader.catalog import SUITES_DIR, Exercise
-from grader.target import REPO_ROOT
 
 Progress = Callable[[int, int], None]
 MAX_ROUNDS = 8  # each round after the first has set aside one more crashing test

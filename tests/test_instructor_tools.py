@@ -213,7 +213,7 @@ def test_batch_follows_no_link_and_copies_no_special_or_huge_file(tmp_path: Path
     assert rows["hugo"]["error"] == "the submission is larger than 20 MiB"
     if hasattr(os, "mkfifo"):
         assert rows["ivy"]["error"] == "pipe is not a regular file"
-    zh = run_grader("batch", str(submissions), "--out", str(tmp_path / "zh"), "--lang", "zh", timeout=120)
+    run_grader("batch", str(submissions), "--out", str(tmp_path / "zh"), "--lang", "zh", timeout=120)
     assert "ex3_lstm.py 是符号链接" in {row["student"]: row for row in read_csv(tmp_path / "zh" / "grades.csv")}["eve"]["error"]
 
 

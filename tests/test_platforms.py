@@ -391,17 +391,17 @@ def test_platform_files_written_during_grading_mean_no_platform_result(tmp_path:
 
 
 def test_platform_fingerprints_see_every_change(tmp_path: Path) -> None:
-    from grader import platform_guard
+    from grader import fingerprint, platform_guard
 
     kept, edited, created, linked = (str(tmp_path / name) for name in ("kept", "edited", "created", "linked"))
     for path in (kept, edited, linked):
         Path(path).write_text("runners=a\n", encoding="utf-8")
-    before = platform_guard.take([kept, edited, created, linked])
+    before = fingerprint.take([kept, edited, created, linked])
     Path(edited).write_text("runners=b\n", encoding="utf-8")  # same size, other content
     Path(created).write_text("", encoding="utf-8")  # absent before: an empty file is a change
     os.remove(linked)
     os.symlink(kept, linked)  # the same content, through a link
-    assert platform_guard.changed(before) == [edited, created, linked]
+    assert fingerprint.changes(before, fingerprint.take(before)) == [edited, created, linked]
     assert "平台" in platform_guard.refusal([edited], "zh") and "no platform result" in platform_guard.refusal([], "en")
     env = {"GITHUB_OUTPUT": "o", "GITHUB_ENV": "", "GITHUB_STEP_SUMMARY": "s"}
     assert platform_guard.platform_files(env, "r.json") == [os.path.abspath(p) for p in ("o", "s", "r.json")]

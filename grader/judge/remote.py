@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import psutil
 
+from grader import reaper
 from grader.sandbox import confine
 
 if TYPE_CHECKING:
@@ -181,7 +182,7 @@ class Sandbox:
             code = process.wait(timeout=grace_s) if grace_s else process.poll()
         except subprocess.TimeoutExpired:
             code = None
-        kill_tree(process)
+        reaper.kill_tree(process)
         for stream in (process.stdin, process.stdout):
             try:
                 stream.close()
@@ -401,11 +402,8 @@ def _created(process: psutil.Process) -> float:
 
 
 def _tree(pid: int) -> list[psutil.Process]:
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return []
+    root = _process(pid)
+    return [root, *reaper.descendants(pid)] if root is not None else []
 
 
 def tree_resident_bytes(pid: int) -> int:
@@ -417,22 +415,6 @@ def tree_resident_bytes(pid: int) -> int:
         except psutil.Error:
             pass
     return total
-
-
-def kill_tree(process: subprocess.Popen) -> None:
-    """SIGKILL a process, its process group (POSIX) and every descendant found, then reap it."""
-    members = _tree(process.pid)
-    if IS_POSIX:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    for member in members:
-        try:
-            member.kill()
-        except psutil.Error:
-            pass
-    process.wait()
 
 
 # --------------------------------------------------------------------------
