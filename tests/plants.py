@@ -171,7 +171,7 @@ def lstm_gates(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
         gates = gates + bias_ih + bias_hh
     f, i, g, o = gates.chunk(4, dim=1)
     return torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
-""", "ex3_lstm::input_gate", "your i gate equals torch's f gate", "你的 i 门等于 torch 的 f 门"),
+""", "ex3_lstm::input_gate", "row blocks as f, i, g, o", "行块读成了 f、i、g、o"),
     Plant("sigmoid for g", EX3, """
 def lstm_gates(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     gates = x @ weight_ih.T + h @ weight_hh.T
@@ -255,7 +255,7 @@ def gru_gates(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     r = torch.sigmoid(i_r + h_r)
     z = torch.sigmoid(i_z + h_z)
     return r, z, torch.tanh(i_n + r * h_n)
-""", "ex4_gru::reset_gate", "your r gate equals torch's z", "你的 r 门等于 torch 的 z"),
+""", "ex4_gru::reset_gate", "row blocks as z, r, n", "行块读成了 z、r、n"),
     Plant("GRU reset leaves out b_hn", EX4, """
 def gru_gates(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     H = h.shape[1]

@@ -16,20 +16,28 @@ from typing import Any, Callable
 
 import torch
 
+from grader.judge import deviations, identify
+from grader.judge.tolerance import allowed_error, close
+
+APART = 10  # a prediction counts only when it is at least this many tolerances away from torch's output
 
 
-def _agree(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Whether two tensors agree up to rounding of their own dtype (a float32 row of torch's may differ from the
-    learner's by 1e-7 relative: a float64-sized tolerance there would make a hint depend on the seed)."""
-    rtol, atol = (1e-6, 1e-8) if a.dtype == torch.float64 else (1e-3, 1e-4)
-    return bool(torch.allclose(a, b, rtol=rtol, atol=atol, equal_nan=False))
+def _agree(got: torch.Tensor, want: torch.Tensor) -> bool:
+    """Whether `got` passes the test's own comparison with `want` (a diagnosis is never looser than the test)."""
+    return got.shape == want.shape and bool(close(got, want.to(got.dtype)).all())
+
+
+def _apart(predicted: torch.Tensor, want: torch.Tensor) -> bool:
+    """Whether a prediction is clearly not torch's answer: somewhere more than APART tolerances away."""
+    gap = (predicted.detach().double() - want.detach().double()).abs()
+    return bool((gap.nan_to_num(nan=float("inf")) > APART * allowed_error(want)).any())
 
 
 @dataclass(frozen=True)
 class Found:
     """A sentence in both languages; `key` names the diagnosed mistake ('' for a location)."""
 
-    key: str
+    key: str  # the deviations' keys joined by "+"
     en: str
     zh: str
 
@@ -46,10 +54,12 @@ class Context:
     options: dict[str, Any] = field(default_factory=dict)  # keyword arguments the call was made with
 
     def matches(self, predicted: torch.Tensor | None, index: int | None = None) -> bool:
-        got = self.got[self.index if index is None else index]
+        """The learner's output passes the test against `predicted`, and `predicted` is clearly not torch's."""
+        k = self.index if index is None else index
+        got, want = self.got[k], self.want[k]
         if predicted is None or not isinstance(predicted, torch.Tensor) or predicted.shape != got.shape:
             return False
-        return _agree(got, predicted.to(got.dtype))
+        return _agree(got, predicted) and _apart(predicted.to(got.dtype), want)
 
     def value(self, name: str) -> Any:
         return self.inputs[name]
@@ -77,11 +87,6 @@ def _lin(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tens
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}
 
 
-def _cell_pre(ctx: Context, use_ih: bool = True, use_hh: bool = True) -> torch.Tensor:
-    return (_lin(ctx.value("x"), ctx.value("weight_ih"), ctx.value("bias_ih") if use_ih else None)
-            + _lin(ctx.value("h"), ctx.value("weight_hh"), ctx.value("bias_hh") if use_hh else None))
-
-
 def _has_bias(ctx: Context, name: str = "bias_ih") -> bool:
     return ctx.inputs.get(name) is not None
 
@@ -91,61 +96,8 @@ def _asked(ctx: Context) -> str:
 
 
 # --------------------------------------------------------------------------
-# ex1: rnn_cell, rnn_cell_concat, rnn_layer
+# ex1: rnn_cell_concat, rnn_layer (the cells of ex1, ex3 and ex4 are identified by identify.py)
 # --------------------------------------------------------------------------
-
-
-def _rnn_cell_with(activation: str | None = None, use_ih: bool = True, use_hh: bool = True,
-                   needs_bias: bool = False) -> Callable[[Context], torch.Tensor | None]:
-    def predict(ctx: Context) -> torch.Tensor | None:
-        if needs_bias and not _has_bias(ctx):
-            return None
-        act = activation or _asked(ctx)
-        if act == _asked(ctx) and activation is not None:
-            return None
-        pre = _cell_pre(ctx, use_ih, use_hh)
-        return pre if act == "none" else ACTIVATIONS[act](pre)
-    return predict
-
-
-def _rnn_cell_ignoring_h(ctx: Context) -> torch.Tensor:
-    pre = _lin(ctx.value("x"), ctx.value("weight_ih"), ctx.value("bias_ih"))
-    if _has_bias(ctx, "bias_hh"):
-        pre = pre + ctx.value("bias_hh")
-    return ACTIVATIONS[_asked(ctx)](pre)
-
-
-RNN_CELL = [
-    Diagnosis("missing_bias_hh", _rnn_cell_with(use_hh=False, needs_bias=True),
-              "it adds b_ih but not b_hh: h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh) has both biases.",
-              "只加了 b_ih，没有加 b_hh：h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh) 两个偏置都要加。"),
-    Diagnosis("missing_bias_ih", _rnn_cell_with(use_ih=False, needs_bias=True),
-              "it adds b_hh but not b_ih: h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh) has both biases.",
-              "只加了 b_hh，没有加 b_ih：h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh) 两个偏置都要加。"),
-    Diagnosis("no_bias", _rnn_cell_with(use_ih=False, use_hh=False, needs_bias=True),
-              "it leaves out both biases b_ih and b_hh (add each one when it is not None).",
-              "两个偏置 b_ih 和 b_hh 都没有加（不为 None 时都要加上）。"),
-    Diagnosis("tanh_instead", _rnn_cell_with("tanh"),
-              "it applies tanh although nonlinearity='relu' was asked for.",
-              "要求 nonlinearity='relu'，却用了 tanh。"),
-    Diagnosis("relu_instead", _rnn_cell_with("relu"),
-              "it applies relu although nonlinearity='tanh' was asked for.",
-              "要求 nonlinearity='tanh'，却用了 relu。"),
-    Diagnosis("sigmoid_instead", _rnn_cell_with("sigmoid"),
-              "it applies sigmoid; the Elman cell uses tanh (or relu when asked).",
-              "用了 sigmoid；Elman 单元使用 tanh（或按要求使用 relu）。"),
-    Diagnosis("no_activation", _rnn_cell_with("none"),
-              "it returns the pre-activation x W_ihᵀ + b_ih + h W_hhᵀ + b_hh without the nonlinearity.",
-              "返回的是激活前的值 x W_ihᵀ + b_ih + h W_hhᵀ + b_hh，忘了套上激活函数。"),
-    Diagnosis("hh_not_transposed", lambda ctx: ACTIVATIONS[_asked(ctx)](
-                  _lin(ctx.value("x"), ctx.value("weight_ih"), ctx.value("bias_ih"))
-                  + ctx.value("h") @ ctx.value("weight_hh") + (ctx.value("bias_hh") if _has_bias(ctx, "bias_hh") else 0)),
-              "it multiplies h by W_hh instead of W_hhᵀ: the term is h @ weight_hh.T.",
-              "h 乘的是 W_hh 而不是 W_hhᵀ：这一项应写 h @ weight_hh.T。"),
-    Diagnosis("ignores_h", _rnn_cell_ignoring_h,
-              "the h W_hhᵀ term is missing: the previous state h must enter the new one.",
-              "缺少 h W_hhᵀ 这一项：上一时刻的状态 h 必须参与计算。"),
-]
 
 
 def _concat_with(order: str = "xh", use_bias: bool = True, act: str = "tanh") -> Callable[[Context], torch.Tensor]:
@@ -291,214 +243,6 @@ def _h_n_rows(ctx: Context) -> Found | None:
 
 
 # --------------------------------------------------------------------------
-# ex3: lstm_gates, lstm_cell
-# --------------------------------------------------------------------------
-
-LSTM_GATES = ("i", "f", "g", "o")
-LSTM_ACTS = (torch.sigmoid, torch.sigmoid, torch.tanh, torch.sigmoid)
-
-
-def _blocks(pre: torch.Tensor, count: int) -> list[torch.Tensor]:
-    return list(pre.chunk(count, dim=1))
-
-
-def _identity(t: torch.Tensor) -> torch.Tensor:
-    return t
-
-
-def _lstm_gate_from_block(block: int, act: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                          use_ih: bool = True, use_hh: bool = True) -> Callable[[Context], torch.Tensor]:
-    """Block `block` of the pre-activation through `act` (default: that block's own activation)."""
-    def predict(ctx: Context) -> torch.Tensor:
-        pre = _blocks(_cell_pre(ctx, use_ih, use_hh), 4)[block]
-        return (act or LSTM_ACTS[block])(pre)
-    return predict
-
-
-def _lstm_gate_diagnoses() -> list[Diagnosis]:
-    found = []
-    for k, name in enumerate(LSTM_GATES):
-        for j, other in enumerate(LSTM_GATES):
-            if j != k:
-                found.append(Diagnosis(
-                    f"{name}_is_{other}", _lstm_gate_from_block(j),
-                    f"your {name} gate equals torch's {other} gate: the weight rows are ordered i, f, g, o "
-                    f"(block {k}, rows {k}*H:{k + 1}*H, is {name}).",
-                    f"你的 {name} 门等于 torch 的 {other} 门：权重的行按 i、f、g、o 排列（第 {k} 块，"
-                    f"即第 {k}*H 到 {k + 1}*H 行，是 {name}）。", outputs=(k,)))
-        wrong_act, wrong_name = (torch.sigmoid, "sigmoid") if name == "g" else (torch.tanh, "tanh")
-        right_name = "tanh" if name == "g" else "sigmoid"
-        found.append(Diagnosis(
-            f"{name}_{wrong_name}", _lstm_gate_from_block(k, wrong_act),
-            f"{name} uses {wrong_name}; {name} uses {right_name} "
-            + ("(the candidate g lies in (-1, 1), not (0, 1))." if name == "g" else "(a gate lies in (0, 1))."),
-            f"{name} 用了 {wrong_name}；{name} 应当用 {right_name}"
-            + ("（候选值 g 的范围是 (-1, 1)，不是 (0, 1)）。" if name == "g" else "（门的取值范围是 (0, 1)）。"),
-            outputs=(k,)))
-        found.append(Diagnosis(
-            f"{name}_no_activation", _lstm_gate_from_block(k, _identity),
-            f"{name} is returned before its activation ({right_name}).",
-            f"返回的 {name} 还没有经过激活函数（{right_name}）。", outputs=(k,)))
-    for use_ih, use_hh, en, zh in ((True, False, "it adds b_ih but not b_hh", "只加了 b_ih，没有加 b_hh"),
-                                   (False, True, "it adds b_hh but not b_ih", "只加了 b_hh，没有加 b_ih"),
-                                   (False, False, "it leaves out both biases", "两个偏置都没有加")):
-        for k in range(4):
-            found.append(Diagnosis(
-                f"bias_{int(use_ih)}{int(use_hh)}_{k}",
-                (lambda ctx, k=k, a=use_ih, b=use_hh: _lstm_gate_from_block(k, use_ih=a, use_hh=b)(ctx)
-                 if _has_bias(ctx) else None),
-                f"{en}: the gates' pre-activation is x W_ihᵀ + b_ih + h W_hhᵀ + b_hh.",
-                f"{zh}：门的激活前的值是 x W_ihᵀ + b_ih + h W_hhᵀ + b_hh。", outputs=(k,)))
-    return found
-
-
-def _lstm_parts(ctx: Context) -> tuple[torch.Tensor, ...]:
-    h, c = ctx.value("state")
-    i, f, g, o = (act(b) for act, b in zip(LSTM_ACTS, _blocks(_lin(ctx.value("x"), ctx.value("weight_ih"),
-                                                                        ctx.value("bias_ih"))
-                                                                   + _lin(h, ctx.value("weight_hh"),
-                                                                          ctx.value("bias_hh")), 4)))
-    return i, f, g, o, c
-
-
-def _lstm_cell_variant(h_of: Callable[..., torch.Tensor] | None = None,
-                       c_of: Callable[..., torch.Tensor] | None = None) -> Callable[[Context], torch.Tensor]:
-    def predict(ctx: Context) -> torch.Tensor:
-        i, f, g, o, c = _lstm_parts(ctx)
-        c_next = (c_of or (lambda i, f, g, o, c: f * c + i * g))(i, f, g, o, c)
-        if ctx.index == 1:
-            return c_next
-        return (h_of or (lambda o, c_next, c: o * torch.tanh(c_next)))(o, c_next, c)
-    return predict
-
-
-LSTM_CELL = [
-    Diagnosis("h_without_tanh", _lstm_cell_variant(h_of=lambda o, c_next, c: o * c_next),
-              "h' = o·c' is missing the tanh: h' = o·tanh(c'), which keeps h' inside (-1, 1).",
-              "h' = o·c' 少了 tanh：应为 h' = o·tanh(c')，这样 h' 才会落在 (-1, 1) 之内。", outputs=(0,)),
-    Diagnosis("h_from_old_c", _lstm_cell_variant(h_of=lambda o, c_next, c: o * torch.tanh(c)),
-              "h' uses the old cell state c; it must use the new one: h' = o·tanh(c').",
-              "h' 用了旧的细胞状态 c；应使用新的：h' = o·tanh(c')。", outputs=(0,)),
-    Diagnosis("h_without_o", _lstm_cell_variant(h_of=lambda o, c_next, c: torch.tanh(c_next)),
-              "h' = tanh(c') is missing the output gate: h' = o·tanh(c').",
-              "h' = tanh(c') 少了输出门：应为 h' = o·tanh(c')。", outputs=(0,)),
-    Diagnosis("c_without_i", _lstm_cell_variant(c_of=lambda i, f, g, o, c: f * c + g),
-              "c' = f·c + g is missing the input gate: c' = f·c + i·g.",
-              "c' = f·c + g 少了输入门：应为 c' = f·c + i·g。"),
-    Diagnosis("c_without_f", _lstm_cell_variant(c_of=lambda i, f, g, o, c: c + i * g),
-              "c' = c + i·g is missing the forget gate: c' = f·c + i·g.",
-              "c' = c + i·g 少了遗忘门：应为 c' = f·c + i·g。"),
-    Diagnosis("i_f_swapped", _lstm_cell_variant(c_of=lambda i, f, g, o, c: i * c + f * g),
-              "c' = i·c + f·g swaps the gates: the forget gate keeps the old state, c' = f·c + i·g.",
-              "c' = i·c + f·g 把两个门用反了：遗忘门作用在旧状态上，c' = f·c + i·g。"),
-    Diagnosis("h_c_swapped", lambda ctx: ctx.want[1 - ctx.index],
-              "it returns (c', h'); return (h', c'), the same order as state = (h, c).",
-              "返回成了 (c', h')；应按 state = (h, c) 的顺序返回 (h', c')。"),
-]
-
-
-# --------------------------------------------------------------------------
-# ex4: gru_gates, gru_cell
-# --------------------------------------------------------------------------
-
-GRU_GATES = ("r", "z", "n")
-
-
-def _gru_parts(ctx: Context, use_ih: bool = True, use_hh: bool = True) -> tuple[list[torch.Tensor], ...]:
-    xi = _blocks(_lin(ctx.value("x"), ctx.value("weight_ih"), ctx.value("bias_ih") if use_ih else None), 3)
-    hh = _blocks(_lin(ctx.value("h"), ctx.value("weight_hh"), ctx.value("bias_hh") if use_hh else None), 3)
-    return xi, hh
-
-
-def _gru_gates(ctx: Context, n_form: str = "torch", use_ih: bool = True, use_hh: bool = True,
-               n_act: Callable[[torch.Tensor], torch.Tensor] = torch.tanh) -> tuple[torch.Tensor, ...]:
-    xi, hh = _gru_parts(ctx, use_ih, use_hh)
-    r = torch.sigmoid(xi[0] + hh[0])
-    z = torch.sigmoid(xi[1] + hh[1])
-    H = ctx.value("h").shape[1]
-    w_hn, b_hn = ctx.value("weight_hh")[2 * H:], ctx.inputs.get("bias_hh")
-    b_hn = None if b_hn is None or not use_hh else b_hn[2 * H:]
-    if n_form == "paper":  # reset applied to h before the matmul
-        n_pre = xi[2] + _lin(r * ctx.value("h"), w_hn, b_hn)
-    elif n_form == "bias_outside":
-        n_pre = xi[2] + r * (ctx.value("h") @ w_hn.T) + (0 if b_hn is None else b_hn)
-    elif n_form == "no_reset":
-        n_pre = xi[2] + hh[2]
-    else:
-        n_pre = xi[2] + r * hh[2]
-    return r, z, n_act(n_pre)
-
-
-def _gru_gate_is(j: int) -> Callable[[Context], torch.Tensor]:
-    """torch's gate number `j`."""
-    def predict(ctx: Context) -> torch.Tensor:
-        xi, hh = _gru_parts(ctx)
-        return torch.sigmoid(xi[j] + hh[j]) if j < 2 else _gru_gates(ctx)[2]
-    return predict
-
-
-N_FORMS = [
-    ("paper", "it applies r to h before the matmul, W_hn (r ⊙ h), as in the original GRU paper; torch computes "
-              "n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)).",
-     "在矩阵乘法之前就把 r 作用到 h 上（W_hn (r ⊙ h)，原始论文的写法）；torch 的公式是 "
-     "n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))。"),
-    ("bias_outside", "r multiplies W_hn h but not b_hn: the reset gate scales the whole bracket, r ⊙ (W_hn h + b_hn).",
-     "r 只乘了 W_hn h，没有乘 b_hn：重置门作用于整个括号 r ⊙ (W_hn h + b_hn)。"),
-    ("no_reset", "the reset gate is missing from n: n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)).",
-     "n 中缺少重置门：n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))。"),
-]
-
-
-def _gru_gate_diagnoses() -> list[Diagnosis]:
-    found = []
-    for k, name in enumerate(GRU_GATES[:2]):
-        for j, other in enumerate(GRU_GATES):
-            if j != k:
-                found.append(Diagnosis(
-                    f"{name}_is_{other}", _gru_gate_is(j),
-                    f"your {name} gate equals torch's {other}: the weight rows are ordered r, z, n "
-                    f"(block {k}, rows {k}*H:{k + 1}*H, is {name}).",
-                    f"你的 {name} 门等于 torch 的 {other}：权重的行按 r、z、n 排列（第 {k} 块，即第 {k}*H 到 "
-                    f"{k + 1}*H 行，是 {name}）。", outputs=(k,)))
-    for form, en, zh in N_FORMS:
-        found.append(Diagnosis(f"n_{form}", lambda ctx, form=form: _gru_gates(ctx, form)[2], en, zh, outputs=(2,)))
-    found.append(Diagnosis("n_sigmoid", lambda ctx: _gru_gates(ctx, n_act=torch.sigmoid)[2],
-                           "n uses sigmoid; the new gate uses tanh (values in (-1, 1)).",
-                           "n 用了 sigmoid；新门应当用 tanh（取值在 (-1, 1)）。", outputs=(2,)))
-    for use_ih, use_hh, en, zh in ((True, False, "it adds b_ih but not b_hh", "只加了 b_ih，没有加 b_hh"),
-                                   (False, True, "it adds b_hh but not b_ih", "只加了 b_hh，没有加 b_ih"),
-                                   (False, False, "it leaves out both biases", "两个偏置都没有加")):
-        found.append(Diagnosis(
-            f"bias_{int(use_ih)}{int(use_hh)}",
-            lambda ctx, a=use_ih, b=use_hh: _gru_gates(ctx, use_ih=a, use_hh=b)[ctx.index] if _has_bias(ctx) else None,
-            f"{en}: each gate adds both, W_i* x + b_i* and W_h* h + b_h*.",
-            f"{zh}：每个门都要加两个偏置，W_i* x + b_i* 以及 W_h* h + b_h*。"))
-    return found
-
-
-def _gru_cell(ctx: Context, mix: str = "torch", n_form: str = "torch") -> torch.Tensor:
-    _, z, n = _gru_gates(ctx, n_form)
-    h = ctx.value("h")
-    if mix == "swapped":
-        return z * n + (1 - z) * h
-    if mix == "n_only":
-        return n
-    return (1 - z) * n + z * h
-
-
-GRU_CELL = [
-    Diagnosis("z_swapped", lambda ctx: _gru_cell(ctx, "swapped"),
-              "z and 1 − z are swapped: h' = (1 − z) ⊙ n + z ⊙ h (z close to 1 keeps the old state).",
-              "z 与 1 − z 用反了：h' = (1 − z) ⊙ n + z ⊙ h（z 接近 1 时保留旧状态）。"),
-    Diagnosis("n_only", lambda ctx: _gru_cell(ctx, "n_only"),
-              "h' = n leaves out the update gate: h' = (1 − z) ⊙ n + z ⊙ h.",
-              "h' = n 漏掉了更新门：h' = (1 − z) ⊙ n + z ⊙ h。"),
-    *[Diagnosis(f"n_{form}", lambda ctx, form=form: _gru_cell(ctx, n_form=form), en, zh)
-      for form, en, zh in N_FORMS],
-]
-
-
-# --------------------------------------------------------------------------
 # ex5
 # --------------------------------------------------------------------------
 
@@ -630,9 +374,8 @@ CLIP_GRAD_NORM = [
 ]
 
 TABLES: dict[str, list[Diagnosis]] = {
-    "rnn_cell": RNN_CELL, "rnn_cell_concat": RNN_CELL_CONCAT, "rnn_layer": RNN_LAYER, "run_layers": RUN_LAYERS,
-    "lstm_gates": _lstm_gate_diagnoses(), "lstm_cell": LSTM_CELL, "gru_gates": _gru_gate_diagnoses(),
-    "gru_cell": GRU_CELL, "sigmoid_derivative": SIGMOID_DERIVATIVE, "chain_gradient": CHAIN_GRADIENT,
+    "rnn_cell_concat": RNN_CELL_CONCAT, "rnn_layer": RNN_LAYER, "run_layers": RUN_LAYERS,
+    "sigmoid_derivative": SIGMOID_DERIVATIVE, "chain_gradient": CHAIN_GRADIENT,
     "hidden_jacobian": HIDDEN_JACOBIAN, "gradient_norms": GRADIENT_NORMS, "clip_grad_norm": CLIP_GRAD_NORM,
 }
 # Diagnoses that read the outputs' structure rather than predict a value.
@@ -664,6 +407,10 @@ def diagnose(ctx: Context, probe: Callable[[tuple[str, ...]], bool] | None = Non
         found = _quietly(lambda: check(ctx))
         if found:
             return found
+    if ctx.function in identify.IDENTIFY:
+        found = _quietly(lambda: identified(ctx))
+        if found:
+            return found
     for entry in TABLES.get(ctx.function, []):
         if entry.outputs is not None and ctx.index not in entry.outputs:
             continue
@@ -675,6 +422,20 @@ def diagnose(ctx: Context, probe: Callable[[tuple[str, ...]], bool] | None = Non
         if present and probe(present):
             return Found(key, en, zh)
     return None
+
+
+def identified(ctx: Context) -> Found | None:
+    """The combination of deviations the learner's cell computes, when the failing output is explained by it."""
+    if not _apart(ctx.got[ctx.index], ctx.want[ctx.index]):
+        return None
+    found = identify.IDENTIFY[ctx.function](ctx.inputs, ctx.options, ctx.got)
+    if found is None or not found.keys or ctx.index not in found.explained:
+        return None
+    en, zh = deviations.describe(ctx.function, found.keys)
+    if len(found.explained) < len(ctx.got):
+        en += "; the other outputs differ in yet another way"
+        zh += "；其余输出还有别的不同"
+    return Found("+".join(found.keys), en + ".", zh + "。")
 
 
 def _quietly(compute: Callable[[], Any]) -> Any:
