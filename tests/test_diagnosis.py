@@ -126,3 +126,46 @@ def hidden_jacobian(h_seq, weight_hh):
     assert lines[2].startswith("3. ex4_gru  gru_cell: z and 1 − z are swapped")
     assert lines[3].startswith("4. ex1_rnn_cell  rnn_layer: output differs")
     assert "Re-run one exercise with: python -m grader ex5" in text
+
+
+NEAR_MISSES = {
+    # A known mistake's exact output, nudged by 3e-8 relative: beyond the test's float64 tolerance (1e-10),
+    # well within the old, looser diagnosis tolerance (1e-6). It is wrong, but it is not that mistake.
+    "ex1_rnn_cell.py": ("ex1_rnn_cell::cell_tanh", """
+def rnn_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh"):
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(nonlinearity)
+    pre = x @ weight_ih.T + h @ weight_hh.T + (0 if bias_ih is None else bias_ih)
+    out = torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)
+    return out * (1 + 3e-8)
+"""),
+    "ex3_lstm.py": ("ex3_lstm::cell_candidate", """
+def lstm_gates(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    gates = x @ weight_ih.T + h @ weight_hh.T
+    if bias_ih is not None:
+        gates = gates + bias_ih + bias_hh
+    i, f, o, g = gates.chunk(4, 1)
+    return torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g) * (1 + 3e-8), torch.sigmoid(o)
+"""),
+    "ex4_gru.py": ("ex4_gru::cell_values", """
+_gates = gru_gates
+def gru_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    r, z, n = _gates(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
+    return (z * n + (1 - z) * h) * (1 + 3e-8)
+"""),
+}
+
+
+def test_a_near_miss_of_a_known_mistake_is_not_named(tmp_path: Path) -> None:
+    """A diagnosis counts only when it matches as tightly as the test itself: near misses get no name."""
+    target = tmp_path / "submission"
+    for filename, (_, code) in NEAR_MISSES.items():
+        plant(target, filename, code)
+    for lang in ("en", "zh"):
+        tests = results_by_id(grade("--target", str(target), "--seed", "5", "--lang", lang).report)
+        for test_id, _ in NEAR_MISSES.values():
+            result = tests[test_id]
+            assert result["status"] == "failed" and "mistakes" not in result, result
+            assert ("differs from" if lang == "en" else "相差") in result["hint"], result["hint"]
+            for word in ("b_hh", "i, f, o, g", "i、f、o、g", "swapped", "用反了"):
+                assert word not in result["hint"], (word, result["hint"])

@@ -106,13 +106,26 @@ def terms(inputs: dict[str, Any], gates: int, transposed_hh: bool = False) -> It
 # --------------------------------------------------------------------------
 
 
+def _displaced(keys: tuple[str, ...]) -> int:
+    """How many blocks an order key moves from torch.nn's places (0 without one)."""
+    read = next((k.split(":")[1] for k in keys if k.startswith("order:")), "")
+    names = LSTM_GATES if set(read) == set(LSTM_GATES) else GRU_GATES
+    return sum(a != b for a, b in zip(read, names))
+
+
 def _simplest(matches: list[tuple[str, ...]]) -> tuple[str, ...] | None:
-    """The match with the fewest deviations, when it is the only one with that few."""
+    """The match with the fewest deviations, then the fewest blocks moved, when it is the only one so simple.
+
+    Ties on the count alone are the same computation written two ways: i·c + f·g is torch's c' with the i and
+    f blocks exchanged; with g through sigmoid, i·g does not say which block is i. The reading that moves
+    fewer blocks names what was more likely written.
+    """
     if not matches:
         return None
-    fewest = min(len(set(m)) for m in matches)
-    best = {tuple(sorted(set(m))) for m in matches if len(set(m)) == fewest}
-    return next(iter(best)) if len(best) == 1 else None
+    readings = {tuple(sorted(set(m))) for m in matches}
+    simplest = min((len(m), _displaced(m)) for m in readings)
+    best = [m for m in readings if (len(m), _displaced(m)) == simplest]
+    return best[0] if len(best) == 1 else None
 
 
 # --------------------------------------------------------------------------
@@ -137,7 +150,7 @@ def rnn_cell(inputs: dict[str, Any], options: dict[str, Any], got: list[Tensor])
                     matches.append(t.keys + (("transpose:hh",) if transposed else ())
                                    + ((f"act:h:{act}",) if act != asked else ()))
     keys = _simplest(matches)
-    return Identified(keys, (0,)) if keys else None
+    return Identified(keys, (0,)) if keys else None  # nothing found, or torch's own reading
 
 
 # --------------------------------------------------------------------------
@@ -200,8 +213,8 @@ def _per_output(per_terms: list[tuple[Terms, dict[int, list[Source]]]], names: s
         return None
     most = max(len(e) for e, _ in candidates)
     keys = _simplest([k for e, k in candidates if len(e) == most])
-    if keys is None:
-        return None
+    if not keys:
+        return None  # nothing found, or torch's own reading
     return Identified(keys, next(e for e, k in candidates if len(e) == most and k == keys))
 
 
@@ -369,7 +382,7 @@ def _best(matches: list[tuple[int, tuple[str, ...]]], outputs: int) -> Identifie
     if most < outputs:
         return None  # the outputs depend on each other: a reading of one alone proves little
     keys = _simplest([k for n, k in matches if n == most])
-    return None if keys is None else Identified(keys, tuple(range(outputs)))
+    return Identified(keys, tuple(range(outputs))) if keys else None
 
 
 GRU_UPDATES: tuple[tuple[tuple[str, ...], Callable[..., Tensor]], ...] = (
