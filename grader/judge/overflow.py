@@ -84,7 +84,7 @@ def uses_exp(path: Path, function: str) -> bool:
 
 
 def _state(inputs: dict[str, Any]) -> Any:
-    if "h" in inputs:
+    if isinstance(inputs.get("h"), torch.Tensor):
         return inputs["h"]
     state = inputs.get("state")
     return state[0] if isinstance(state, (tuple, list)) and state else None
