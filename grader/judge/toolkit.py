@@ -24,6 +24,7 @@ import torch
 
 from grader.judge import diagnose
 from grader.judge import forbidden
+from grader.judge import overflow
 from grader.judge.tolerance import allowed_error, close, tolerance  # noqa: F401 - the suites import them from here
 from grader.judge.remote import (Opaque, RemoteFunction, Sandbox, SandboxFault, TestTimeout, call_seed, decode_result,
                                  encode_argument)
@@ -114,6 +115,7 @@ class Session:
 SESSION = Session()
 _LOADS: dict[tuple[str, str], dict[str, Any]] = {}  # (package, stem) -> the request that loads it
 _LOADED: dict[tuple[str, str], "LearnerModule | Fail"] = {}
+_SOURCES: dict[tuple[str, str], Path] = {}  # (package, stem) -> the learner's file it was loaded from
 
 
 def begin_test(test_id: str) -> None:
@@ -251,6 +253,7 @@ def _load(settings: Settings, package: str, stem: str, stand_ins: str | None) ->
     if "" in violations:
         raise forbidden_hint(filename, violations[""][0])
     refused = {name: found[0] for name, found in violations.items()}
+    _SOURCES[(package, stem)] = path
     request = {"op": "load", "package": package, "stem": stem, "stand_ins": stand_ins,
                "refuse": {name: (v.what, v.file, v.line, v.kind) for name, v in refused.items()}}
     _LOADS[(package, stem)] = request
@@ -477,15 +480,17 @@ class Case:
     H: int
     dtype: torch.dtype = torch.float64
     bias: bool = True
-    extra: str = ""
+    extra: str | Text = ""  # a Text where the words differ by language
 
     def describe(self) -> Text:
         kind = "float64" if self.dtype == torch.float64 else "float32"
         bias_en = "with biases" if self.bias else "biases=None"
         bias_zh = "有偏置" if self.bias else "偏置为 None"
         sizes = f"B={self.B}, I={self.I}, H={self.H}" if self.T is None else f"T={self.T}, B={self.B}, I={self.I}, H={self.H}"
-        extra_en = f", {self.extra}" if self.extra else ""
-        return Text(f"[{kind}, {bias_en}, {sizes}{extra_en}]", f"[{kind}，{bias_zh}，{sizes}{extra_en}]")
+        extra = self.extra if isinstance(self.extra, Text) else Text(self.extra, self.extra)
+        extra_en = f", {extra.en}" if extra.en else ""
+        extra_zh = f"，{extra.zh}" if extra.zh else ""
+        return Text(f"[{kind}, {bias_en}, {sizes}{extra_en}]", f"[{kind}，{bias_zh}，{sizes}{extra_zh}]")
 
 
 # Sizes chosen so that swapped dimensions show up as shape errors: T, B, I, H all
@@ -498,6 +503,17 @@ def standard_cases(sequence: bool = True) -> list[Case]:
     dtypes, bias_options = (torch.float64, torch.float32), (True, False)
     return [Case(T if sequence else None, B, I, H, dtypes[n % 2], bias_options[n % 2])
             for n, (T, B, I, H) in enumerate(SIZES)]  # noqa: E741
+
+
+SATURATING_BIAS = 50.0  # b_ih = b_hh = ±50: pre-activations near ±100, past float32's exp overflow at 88.7
+
+
+def saturating_case() -> Case:
+    """One float32 step whose pre-activations all sit near ±100 (see `Inputs.saturating_weights`): every gate is
+    saturated, torch's results are finite, and a tanh or sigmoid written with exp overflows."""
+    return Case(None, 3, 4, 6, torch.float32, True,
+                Text(f"saturating: b_ih = b_hh = ±{SATURATING_BIAS:g}, |pre-activation| about {2 * SATURATING_BIAS:g}",
+                     f"饱和区：b_ih = b_hh = ±{SATURATING_BIAS:g}，激活前的值 |z| 约为 {2 * SATURATING_BIAS:g}"))
 
 
 class Inputs:
@@ -530,6 +546,17 @@ class Inputs:
             "bias_ih": w(gates * case.H) if case.bias else None,
             "bias_hh": w(gates * case.H) if case.bias else None,
         }
+
+    def saturating_weights(self, case: Case, gates: int) -> dict[str, torch.Tensor | None]:
+        """`cell_weights` with b_ih = b_hh = ±SATURATING_BIAS, one random sign per unit, the same in both.
+
+        The two biases never cancel, and x W_ihᵀ + h W_hhᵀ adds only a few units to their sum, so every
+        pre-activation (the GRU's n too, whatever r is) keeps |z| ≥ SATURATING_BIAS - a few: all outputs are
+        flat there, and rounding in another order cannot move them."""
+        weights = self.cell_weights(case, gates)
+        sign = torch.where(self.uniform(gates * case.H, low=-1.0, high=1.0, dtype=case.dtype) >= 0, 1.0, -1.0)
+        bias = (sign * SATURATING_BIAS).to(dtype=case.dtype, device=self.device)
+        return {**weights, "bias_ih": bias, "bias_hh": bias.clone()}
 
 
 # --------------------------------------------------------------------------
@@ -651,10 +678,12 @@ def _diagnoser(explain: Explain, got: list[torch.Tensor], want: list[torch.Tenso
 
 def expect_close(label: str, name: str, dims: str, got: torch.Tensor, want: torch.Tensor,
                  case_text: Text, versus: str, diagnoser: Diagnoser | None = None,
-                 scale: torch.Tensor | float | None = None) -> None:
+                 scale: torch.Tensor | float | None = None, explain: Explain | None = None) -> None:
     """Shape, dtype, device, then values of one tensor; a value mismatch is diagnosed where possible.
 
-    `scale`: the size of the terms behind each element, when the check knows it (see `allowed_error`)."""
+    NaN or inf where torch's value is finite gets its own hint first (`explain`: the call, to read the learner's
+    source and inputs for it). `scale`: the size of the terms behind each element, when the check knows it
+    (see `allowed_error`)."""
     if tuple(got.shape) != tuple(want.shape):
         raise Fail(
             f"{label}: {name} has shape {tuple(got.shape)}, expected {tuple(want.shape)} = {dims} {case_text.en}.",
@@ -680,6 +709,8 @@ def expect_close(label: str, name: str, dims: str, got: torch.Tensor, want: torc
     ok = close(got_d, want_d, scale)
     if bool(ok.all()):
         return
+    if bool(overflow.nonfinite(got_d, want_d).any()):
+        raise _nonfinite_hint(label, name, got_d, want_d, case_text, versus, explain)
     diff = (got_d.double() - want_d.double()).abs()
     bad = ~ok
     first = tuple(int(i) for i in bad.nonzero()[0].tolist())
@@ -703,17 +734,39 @@ def expect_close(label: str, name: str, dims: str, got: torch.Tensor, want: torc
     )
 
 
+def _nonfinite_hint(label: str, name: str, got: torch.Tensor, want: torch.Tensor, case_text: Text, versus: str,
+                    explain: Explain | None) -> Fail:
+    """NaN or inf in the learner's output where torch's is finite: where, at what inputs, and why if exp is used."""
+    where = overflow.nonfinite(got, want)
+    first = tuple(int(i) for i in where.nonzero()[0].tolist())
+    count, total = int(where.sum()), where.numel()
+    size = overflow.pre_activation_size(explain.inputs) if explain else None
+    learner = explain.learner if explain is not None and isinstance(explain.learner, RemoteFunction) else None
+    source = _SOURCES.get((learner.package, learner.stem)) if learner is not None else None
+    exp = source is not None and overflow.uses_exp(source, learner.name)
+    at, why = overflow.at_inputs(size), overflow.cause(exp, want.dtype)
+    return Fail(
+        f"{label}: your {name} has NaN or inf where {versus}'s is finite ({count} of {total} elements, first at "
+        f"index {first}: got {float(got[first])}, expected {float(want[first]):.6g}){at[0]} {case_text.en}.{why[0]}",
+        f"{label}：在 {versus} 的结果为有限值的位置，你的 {name} 出现了 NaN 或 inf（{total} 个元素中有 {count} 个，"
+        f"首个位置 {first}：得到 {float(got[first])}，应为 {float(want[first]):.6g}）{at[1]}{case_text.zh}。{why[1]}",
+        kind="named", mistake="exp_overflow" if exp else "non_finite",
+    )
+
+
 def expect_outputs(label: str, got: Any, want: Any, spec: Spec, case_text: Text, versus: str,
-                   explain: Explain | None = None, scales: list[Any] | None = None) -> list[torch.Tensor]:
+                   explain: Explain | None = None, scales: list[Any] | None = None,
+                   diagnose: bool = True) -> list[torch.Tensor]:
     """Check every output of `got` against `want` (same structure); returns the flat learner outputs.
 
-    `scales`: one `scale` per flat output (see `allowed_error`); None: each tensor's own magnitude."""
+    `scales`: one `scale` per flat output (see `allowed_error`); None: each tensor's own magnitude.
+    `diagnose=False`: no named mistakes, for inputs the diagnoses do not model (saturated gates hide them)."""
     got_flat = unpack(label, got, spec)
     want_flat = flatten(want)
     for k, (out, g, w) in enumerate(zip(flat_outs(spec), got_flat, want_flat)):
-        diagnoser = _diagnoser(explain, got_flat, want_flat, k) if explain else None
+        diagnoser = _diagnoser(explain, got_flat, want_flat, k) if explain and diagnose else None
         expect_close(label, out.name, out.dims, g, w, case_text, versus, diagnoser,
-                     scales[k] if scales is not None else None)
+                     scales[k] if scales is not None else None, explain)
     return got_flat
 
 
@@ -783,26 +836,27 @@ def weighted_sum(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor
 
 
 def expect_component(label: str, learner: Callable[..., Any], reference: Callable[..., Any],
-                     inputs: dict[str, Any], spec: Spec, index: int, case_text: Text, versus: str) -> None:
+                     inputs: dict[str, Any], spec: Spec, index: int, case_text: Text, versus: str,
+                     diagnose: bool = True) -> None:
     """Like expect_same, but only output number `index` is compared (after the whole structure is checked)."""
     pending = start(label, learner, tuple(inputs.values()), {})
     want = flatten(reference(*inputs.values()))
     got = unpack(label, pending.reply().result, spec)
     out = flat_outs(spec)[index]
     explain = explain_call(learner, inputs, reference)
-    diagnoser = _diagnoser(explain, got, want, index) if explain else None
-    expect_close(label, out.name, out.dims, got[index], want[index], case_text, versus, diagnoser)
+    diagnoser = _diagnoser(explain, got, want, index) if explain and diagnose else None
+    expect_close(label, out.name, out.dims, got[index], want[index], case_text, versus, diagnoser, explain=explain)
 
 
 def expect_same(label: str, learner: Callable[..., Any], reference: Callable[..., Any],
                 inputs: dict[str, Any], spec: Spec, case_text: Text, versus: str,
-                scales: list[Any] | None = None) -> list[torch.Tensor]:
-    """Call both with the inputs (positionally, in order) and compare every output (`scales`: see
+                scales: list[Any] | None = None, diagnose: bool = True) -> list[torch.Tensor]:
+    """Call both with the inputs (positionally, in order) and compare every output (`scales`, `diagnose`: see
     `expect_outputs`)."""
     pending = start(label, learner, tuple(inputs.values()), {})
     want = reference(*inputs.values())
     return expect_outputs(label, pending.reply().result, want, spec, case_text, versus,
-                          explain_call(learner, inputs, reference), scales)
+                          explain_call(learner, inputs, reference), scales, diagnose)
 
 
 def expect_gradients(label: str, learner: Callable[..., Any], reference: Callable[..., Any],

@@ -8,7 +8,7 @@ import torch
 
 from grader.judge import oracle
 from grader.judge.toolkit import (Case, Fail, Inputs, Out, Settings, expect_gradients, expect_same, graded, load_module, raised,
-                    standard_cases)
+                    saturating_case, standard_cases)
 
 H_NEXT = Out("h'", "(B, H)")
 LAYER = (Out("output", "(T, B, H)"), Out("h_n", "(B, H)"))
@@ -19,10 +19,11 @@ def ex1(settings: Settings):
     return load_module(settings, "ex1_rnn_cell")
 
 
-def cell_inputs(make: Inputs, case: Case) -> dict:
+def cell_inputs(make: Inputs, case: Case, saturating: bool = False) -> dict:
+    weights = make.saturating_weights if saturating else make.cell_weights
     return {"x": make.randn(case.B, case.I, dtype=case.dtype),
             "h": make.randn(case.B, case.H, dtype=case.dtype),
-            **make.cell_weights(case, gates=1)}
+            **weights(case, gates=1)}
 
 
 KINK_MARGIN = 1e-3  # a relu's pre-activations at least this far from 0, where its slope jumps from 0 to 1
@@ -78,6 +79,9 @@ def test_cell_tanh(ex1, make):
     for case in standard_cases(sequence=False):
         expect_same("rnn_cell", ex1.rnn_cell, oracle.rnn_cell, cell_inputs(make, case), H_NEXT,
                     case.describe(), "torch.nn.RNNCell")
+    case = saturating_case()
+    expect_same("rnn_cell", ex1.rnn_cell, oracle.rnn_cell, cell_inputs(make, case, saturating=True), H_NEXT,
+                case.describe(), "torch.nn.RNNCell", diagnose=False)
 
 
 @graded(2, "rnn_cell with relu matches torch.nn.RNNCell(nonlinearity='relu')",

@@ -6,7 +6,7 @@ import pytest
 from grader.judge import oracle
 from grader.judge.toolkit import (
     Case, Inputs, Out, Settings, expect_component, expect_gradients, expect_same, graded, load_module,
-    standard_cases)
+    saturating_case, standard_cases)
 
 GATES = (Out("i", "(B, H)"), Out("f", "(B, H)"), Out("g", "(B, H)"), Out("o", "(B, H)"))
 STATE = (Out("h'", "(B, H)"), Out("c'", "(B, H)"))
@@ -17,21 +17,26 @@ def ex3(settings: Settings):
     return load_module(settings, "ex3_lstm")
 
 
-def gate_inputs(make: Inputs, case: Case) -> dict:
+def gate_inputs(make: Inputs, case: Case, saturating: bool = False) -> dict:
+    weights = make.saturating_weights if saturating else make.cell_weights
     return {"x": make.randn(case.B, case.I, dtype=case.dtype), "h": make.randn(case.B, case.H, dtype=case.dtype),
-            **make.cell_weights(case, gates=4)}
+            **weights(case, gates=4)}
 
 
-def cell_inputs(make: Inputs, case: Case) -> dict:
+def cell_inputs(make: Inputs, case: Case, saturating: bool = False) -> dict:
+    weights = make.saturating_weights if saturating else make.cell_weights
     return {"x": make.randn(case.B, case.I, dtype=case.dtype),
             "state": (make.randn(case.B, case.H, dtype=case.dtype), make.randn(case.B, case.H, dtype=case.dtype)),
-            **make.cell_weights(case, gates=4)}
+            **weights(case, gates=4)}
 
 
 def check_gate(ex3, make: Inputs, position: int) -> None:
     for case in standard_cases(sequence=False):
         expect_component("lstm_gates", ex3.lstm_gates, oracle.lstm_gates, gate_inputs(make, case), GATES, position,
                          case.describe(), "torch.nn.LSTMCell")
+    case = saturating_case()
+    expect_component("lstm_gates", ex3.lstm_gates, oracle.lstm_gates, gate_inputs(make, case, saturating=True), GATES,
+                     position, case.describe(), "torch.nn.LSTMCell", diagnose=False)
 
 
 @graded(2, "input gate i matches torch.nn.LSTMCell", "输入门 i 与 torch.nn.LSTMCell 一致")
@@ -66,6 +71,9 @@ def test_cell_values(ex3, make):
     for case in standard_cases(sequence=False):
         expect_same("lstm_cell", ex3.lstm_cell, oracle.lstm_cell, cell_inputs(make, case), STATE, case.describe(),
                     "torch.nn.LSTMCell")
+    case = saturating_case()
+    expect_same("lstm_cell", ex3.lstm_cell, oracle.lstm_cell, cell_inputs(make, case, saturating=True), STATE,
+                case.describe(), "torch.nn.LSTMCell", diagnose=False)
 
 
 @graded(5, "lstm_cell gradients (x, h, c, weights, biases) match torch.nn.LSTMCell",

@@ -6,7 +6,7 @@ import pytest
 from grader.judge import oracle
 from grader.judge.toolkit import (
     Case, Inputs, Out, Settings, expect_component, expect_gradients, expect_same, graded, load_module,
-    standard_cases)
+    saturating_case, standard_cases)
 
 GATES = (Out("r", "(B, H)"), Out("z", "(B, H)"), Out("n", "(B, H)"))
 H_NEXT = Out("h'", "(B, H)")
@@ -17,15 +17,19 @@ def ex4(settings: Settings):
     return load_module(settings, "ex4_gru")
 
 
-def cell_inputs(make: Inputs, case: Case) -> dict:
+def cell_inputs(make: Inputs, case: Case, saturating: bool = False) -> dict:
+    weights = make.saturating_weights if saturating else make.cell_weights
     return {"x": make.randn(case.B, case.I, dtype=case.dtype), "h": make.randn(case.B, case.H, dtype=case.dtype),
-            **make.cell_weights(case, gates=3)}
+            **weights(case, gates=3)}
 
 
 def check_gate(ex4, make: Inputs, position: int) -> None:
     for case in standard_cases(sequence=False):
         expect_component("gru_gates", ex4.gru_gates, oracle.gru_gates, cell_inputs(make, case), GATES, position,
                          case.describe(), "torch.nn.GRUCell")
+    case = saturating_case()
+    expect_component("gru_gates", ex4.gru_gates, oracle.gru_gates, cell_inputs(make, case, saturating=True), GATES,
+                     position, case.describe(), "torch.nn.GRUCell", diagnose=False)
 
 
 @graded(2, "reset gate r matches torch.nn.GRUCell", "重置门 r 与 torch.nn.GRUCell 一致")
@@ -57,6 +61,9 @@ def test_cell_values(ex4, make):
     for case in standard_cases(sequence=False):
         expect_same("gru_cell", ex4.gru_cell, oracle.gru_cell, cell_inputs(make, case), H_NEXT, case.describe(),
                     "torch.nn.GRUCell")
+    case = saturating_case()
+    expect_same("gru_cell", ex4.gru_cell, oracle.gru_cell, cell_inputs(make, case, saturating=True), H_NEXT,
+                case.describe(), "torch.nn.GRUCell", diagnose=False)
 
 
 @graded(5, "gru_cell gradients (x, h, weights, biases) match torch.nn.GRUCell",

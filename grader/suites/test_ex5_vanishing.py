@@ -40,6 +40,10 @@ def test_sigmoid_derivative(ex5, make):
         extremes = torch.tensor([-40.0, -15.0, 0.0, 15.0, 40.0], dtype=dtype, device=make.device)
         expect_same("sigmoid_derivative", ex5.sigmoid_derivative, sigmoid_derivative, {"z": extremes},
                     Out("sigma'(z)", "(same shape as z)"), label(dtype, "z = ±15, ±40, 0"), "autograd")
+    # Saturation, past float32's exp overflow at 88.7: sigma' vanishes there, torch's value stays finite.
+    saturating = torch.tensor([-200.0, -100.0, -90.0, 0.0, 90.0, 100.0, 200.0], dtype=torch.float32, device=make.device)
+    expect_same("sigmoid_derivative", ex5.sigmoid_derivative, sigmoid_derivative, {"z": saturating},
+                Out("sigma'(z)", "(same shape as z)"), label(torch.float32, "z = ±90, ±100, ±200, 0"), "autograd")
 
 
 def chain_reference(z: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
