@@ -52,6 +52,7 @@ class Context:
     want: list[torch.Tensor]
     index: int  # which output differs
     options: dict[str, Any] = field(default_factory=dict)  # keyword arguments the call was made with
+    seed: int | None = None  # torch's seed just before the call, when the test fixed it (dropout masks)
 
     def matches(self, predicted: torch.Tensor | None, index: int | None = None) -> bool:
         """The learner's output passes the test against `predicted`, and `predicted` is clearly not torch's."""
@@ -345,6 +346,10 @@ def _clip_variant(ctx: Context, mode: str) -> list[torch.Tensor] | torch.Tensor:
         clipped = [g * coef for g in grads]
     elif mode == "per_tensor":
         clipped = [g * min(1.0, max_norm / (float(g.norm()) + 1e-6)) for g in grads]
+    elif mode == "no_eps":
+        clipped = [g * torch.clamp(max_norm / total, max=1.0) for g in grads]
+    elif mode == "clamp":
+        clipped = [torch.clamp(g, -max_norm, max_norm) for g in grads]
     else:
         clipped = [g * min(1.0, float(coef)) for g in grads]
     if mode == "total_after":
@@ -371,6 +376,14 @@ CLIP_GRAD_NORM = [
     Diagnosis("total_after_clipping", _clip_output("total_after"),
               "total_norm is the norm after clipping; return the norm before clipping.",
               "total_norm 是裁剪之后的范数；应返回裁剪之前的范数。"),
+    Diagnosis("eps_missing", _clip_output("no_eps"),
+              "it scales by max_norm / total; torch scales by max_norm / (total + 1e-6).",
+              "缩放系数用的是 max_norm / total；torch 用的是 max_norm / (total + 1e-6)。"),
+    Diagnosis("clamp_values", _clip_output("clamp"),
+              "it clamps each element to [−max_norm, max_norm]; clipping by norm scales every tensor by the same "
+              "factor, max_norm / (total + 1e-6), when the total norm exceeds max_norm, so the direction is kept.",
+              "把每个元素截断到 [−max_norm, max_norm]；按范数裁剪是在总范数超过 max_norm 时把每个张量都乘以同一个系数 "
+              "max_norm / (total + 1e-6)，从而保持方向不变。"),
 ]
 
 TABLES: dict[str, list[Diagnosis]] = {
