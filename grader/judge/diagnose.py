@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 import torch
 
+import torch.nn.functional as F
+
 from grader.judge import deviations, identify
 from grader.judge.tolerance import allowed_error, close
 
@@ -52,6 +54,7 @@ class Context:
     want: list[torch.Tensor]
     index: int  # which output differs
     options: dict[str, Any] = field(default_factory=dict)  # keyword arguments the call was made with
+    seed: int | None = None  # torch's seed just before the call, when the test fixed it (dropout masks)
 
     def matches(self, predicted: torch.Tensor | None, index: int | None = None) -> bool:
         """The learner's output passes the test against `predicted`, and `predicted` is clearly not torch's."""
@@ -193,6 +196,94 @@ def _swapped_state(ctx: Context) -> torch.Tensor | None:
     return ctx.want[3 - ctx.index]
 
 
+def _layers_with(ctx: Context, boundary: Callable[[torch.Tensor, bool], torch.Tensor]) -> list[torch.Tensor]:
+    """run_layers' flat outputs (output, h_n[, c_n]) with `boundary(out, last)` applied to every layer's output."""
+    cell, hx, weights = ctx.value("cell"), ctx.value("hx"), ctx.value("weights")
+    num_layers, directions, _ = _layout(ctx)
+    members = hx if isinstance(hx, tuple) else (hx,)
+    finals, layer_input = [], ctx.value("x")
+    for layer in range(num_layers):
+        outs = []
+        for direction in range(directions):
+            k = layer * directions + direction
+            state = tuple(m[k] for m in members) if isinstance(hx, tuple) else hx[k]
+            ys = []
+            for x_t in layer_input if direction == 0 else layer_input.flip(0):
+                state = cell(x_t, state, *weights[k])
+                ys.append(state[0] if isinstance(hx, tuple) else state)
+            y = torch.stack(ys)
+            outs.append(y if direction == 0 else y.flip(0))
+            finals.append(state if isinstance(hx, tuple) else (state,))
+        layer_input = boundary(torch.cat(outs, dim=2), layer == num_layers - 1)
+    return [layer_input] + [torch.stack([f[j] for f in finals]) for j in range(len(members))]
+
+
+def _dropped(ctx: Context, rate: float, training: bool, after_last: bool = False) -> torch.Tensor | None:
+    """The failing output had the learner called F.dropout(out, rate, training) at every layer boundary (and after
+    the last layer too): the same masks as the learner's, drawn after the seed the test fixed for the call."""
+    if training and 0 < rate < 1 and ctx.seed is None:
+        return None
+
+    def boundary(out: torch.Tensor, last: bool) -> torch.Tensor:
+        return out if last and not after_last else F.dropout(out, p=rate, training=training)
+
+    device = ctx.value("x").device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        if ctx.seed is not None:
+            torch.manual_seed(ctx.seed)
+        return _layers_with(ctx, boundary)[ctx.index]
+
+
+def _dropout_asked(ctx: Context) -> tuple[float, bool]:
+    return float(ctx.options.get("dropout", 0.0)), bool(ctx.options.get("training", False))
+
+
+def _no_dropout(ctx: Context) -> torch.Tensor | None:
+    rate, training = _dropout_asked(ctx)
+    return _dropped(ctx, 0.0, False) if training and rate > 0 else None
+
+
+def _fixed_rate(fixed: float) -> Callable[[Context], torch.Tensor | None]:
+    def predict(ctx: Context) -> torch.Tensor | None:
+        rate, training = _dropout_asked(ctx)
+        return _dropped(ctx, fixed, training) if training and rate != fixed else None
+    return predict
+
+
+def _dropout_after_last(ctx: Context) -> torch.Tensor | None:
+    rate, training = _dropout_asked(ctx)
+    return _dropped(ctx, rate, training, after_last=True) if training and rate > 0 else None
+
+
+def _dropout_in_eval(ctx: Context) -> torch.Tensor | None:
+    rate, training = _dropout_asked(ctx)
+    return _dropped(ctx, rate, True) if not training and rate > 0 else None
+
+
+FIXED_RATES = (0.5, 0.1, 0.2, 0.3, 0.25)  # rates a learner may write in place of the `dropout` argument
+
+DROPOUT = [
+    Diagnosis("dropout_missing", _no_dropout,
+              "it applies no dropout between layers: in training, every layer's output but the last goes through "
+              "F.dropout(out, p=dropout, training=training) before it feeds the next layer.",
+              "层与层之间没有做 dropout：训练时，除最后一层外，每一层的输出都要先经过 "
+              "F.dropout(out, p=dropout, training=training) 再送入下一层。"),
+    *(Diagnosis(f"dropout_fixed_{fixed}", _fixed_rate(fixed),
+                f"it applies dropout at a fixed rate p={fixed}, whatever the dropout argument is: "
+                "use F.dropout(out, p=dropout, training=training).",
+                f"dropout 用了固定的比率 p={fixed}，不管参数 dropout 是多少："
+                "请用 F.dropout(out, p=dropout, training=training)。")
+      for fixed in FIXED_RATES),
+    Diagnosis("dropout_after_last", _dropout_after_last,
+              "it applies dropout after the last layer too; dropout goes only between layers, never on the output "
+              "run_layers returns.",
+              "最后一层之后也做了 dropout；dropout 只用于层与层之间，run_layers 返回的 output 不做 dropout。"),
+    Diagnosis("dropout_in_eval", _dropout_in_eval,
+              "it applies dropout even when training=False; in evaluation mode dropout does nothing: pass "
+              "training=training to F.dropout.",
+              "training=False 时也做了 dropout；评估模式下 dropout 不起作用：调用 F.dropout 时要传入 training=training。"),
+]
+
 RUN_LAYERS = [
     Diagnosis("backward_not_realigned", lambda ctx: _bidirectional_output(ctx, flip_backward=True),
               "the backward direction's outputs are in reverse time order: flip them back (y.flip(0)) before "
@@ -208,6 +299,7 @@ RUN_LAYERS = [
     Diagnosis("h_c_swapped", _swapped_state,
               "the final states come back as (c_n, h_n); return (h_n, c_n), in the same structure as hx.",
               "最终状态返回成了 (c_n, h_n)；应与 hx 的结构一致，返回 (h_n, c_n)。", outputs=(1, 2)),
+    *DROPOUT,
 ]
 
 
@@ -345,6 +437,10 @@ def _clip_variant(ctx: Context, mode: str) -> list[torch.Tensor] | torch.Tensor:
         clipped = [g * coef for g in grads]
     elif mode == "per_tensor":
         clipped = [g * min(1.0, max_norm / (float(g.norm()) + 1e-6)) for g in grads]
+    elif mode == "no_eps":
+        clipped = [g * torch.clamp(max_norm / total, max=1.0) for g in grads]
+    elif mode == "clamp":
+        clipped = [torch.clamp(g, -max_norm, max_norm) for g in grads]
     else:
         clipped = [g * min(1.0, float(coef)) for g in grads]
     if mode == "total_after":
@@ -371,6 +467,14 @@ CLIP_GRAD_NORM = [
     Diagnosis("total_after_clipping", _clip_output("total_after"),
               "total_norm is the norm after clipping; return the norm before clipping.",
               "total_norm 是裁剪之后的范数；应返回裁剪之前的范数。"),
+    Diagnosis("eps_missing", _clip_output("no_eps"),
+              "it scales by max_norm / total; torch scales by max_norm / (total + 1e-6).",
+              "缩放系数用的是 max_norm / total；torch 用的是 max_norm / (total + 1e-6)。"),
+    Diagnosis("clamp_values", _clip_output("clamp"),
+              "it clamps each element to [−max_norm, max_norm]; clipping by norm scales every tensor by the same "
+              "factor, max_norm / (total + 1e-6), when the total norm exceeds max_norm, so the direction is kept.",
+              "把每个元素截断到 [−max_norm, max_norm]；按范数裁剪是在总范数超过 max_norm 时把每个张量都乘以同一个系数 "
+              "max_norm / (total + 1e-6)，从而保持方向不变。"),
 ]
 
 TABLES: dict[str, list[Diagnosis]] = {

@@ -352,6 +352,7 @@ class Reply:
     has_grad: list[bool] | None = None
     grads: list[torch.Tensor | None] | None = None
     backward_error: str | None = None
+    modified: tuple[int, ...] | None = None  # the shape of an input the call changed in place (when deferred)
 
 
 # Learner functions that ran past a test's time limit: later calls fail at once, so one endless
@@ -371,8 +372,9 @@ class Pending:
     """A learner call under way in the sandbox; `reply()` waits for it and turns faults into Fails."""
 
     def __init__(self, label: str, expect_error: bool, done: Reply | None = None,
-                 key: tuple[str, str, str] | None = None):
+                 key: tuple[str, str, str] | None = None, defer_in_place: bool = False):
         self.label, self.expect_error, self.done, self.key = label, expect_error, done, key
+        self.defer_in_place = defer_in_place  # a changed input goes in Reply.modified, for the value check to tell
 
     def reply(self) -> Reply:
         if self.done is None:
@@ -397,24 +399,30 @@ class Pending:
             if self.expect_error and reply["error"]["kind"] not in ("not_implemented", "system_exit", "memory"):
                 return Reply(None, error=reply["error"])
             raise _learner_error_hint(label, reply["error"])
-        if reply["modified"]:
-            shape = tuple(reply["modified"][0])
-            raise Fail(
-                f"{label} changed one of its input tensors in place (shape {shape}); "
-                "compute new tensors instead of writing into the inputs.",
-                f"{label} 原地修改了某个输入张量（形状 {shape}）；请生成新的张量，不要改写输入。",
-            )
+        modified = tuple(reply["modified"][0]) if reply["modified"] else None
+        if modified is not None and not self.defer_in_place:
+            raise in_place_hint(label, modified)
         return Reply(decode_result(reply["result"]), None, reply.get("has_grad"), reply.get("grads"),
-                     reply.get("backward_error"))
+                     reply.get("backward_error"), modified)
+
+
+def in_place_hint(label: str, shape: tuple[int, ...]) -> Fail:
+    return Fail(
+        f"{label} changed one of its input tensors in place (shape {shape}); "
+        "compute new tensors instead of writing into the inputs.",
+        f"{label} 原地修改了某个输入张量（形状 {shape}）；请生成新的张量，不要改写输入。",
+    )
 
 
 def start(label: str, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
           cotangents: list[torch.Tensor] | None = None, grad_paths: list[tuple[int, ...]] | None = None,
-          expect_error: bool = False) -> Pending:
+          expect_error: bool = False, defer_in_place: bool = False) -> Pending:
     """Start learner function `fn` in the sandbox; the Pending's reply() gives its result.
 
     A crash, a forbidden call or a changed input becomes a Fail; so does an exception
     raised by the learner's code, unless `expect_error` (then it is in `Reply.error`).
+    With `defer_in_place`, a changed input is only noted (`Reply.modified`): the caller
+    checks the values first and tells both (see `expect_outputs`).
     """
     if not isinstance(fn, RemoteFunction):  # a judge-side function: a refusal that raises its hint
         return Pending(label, expect_error, Reply(fn(*args, **kwargs)))
@@ -433,12 +441,13 @@ def start(label: str, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
         _sandbox().send(message)
     except SandboxFault as fault:
         raise Fail(f"{label}: {fault.en}.", f"{label}：{fault.zh}。", status="error") from None
-    return Pending(label, expect_error, key=key)
+    return Pending(label, expect_error, key=key, defer_in_place=defer_in_place)
 
 
-def invoke(label: str, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], expect_error: bool = False) -> Reply:
+def invoke(label: str, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], expect_error: bool = False,
+           defer_in_place: bool = False) -> Reply:
     """Run learner function `fn` in the sandbox and wait for it (see `start`)."""
-    return start(label, fn, args, kwargs, expect_error=expect_error).reply()
+    return start(label, fn, args, kwargs, expect_error=expect_error, defer_in_place=defer_in_place).reply()
 
 
 def call(label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -624,20 +633,21 @@ def flatten(tree: Any) -> list[torch.Tensor]:
 @dataclass(frozen=True)
 class Explain:
     """What the diagnoses need to know about a call: the learner function's name, its inputs, its options,
-    and (for probes) the learner function and torch's reference themselves."""
+    torch's seed for it when the test fixed one, and (for probes) the learner function and torch's reference."""
 
     function: str
     inputs: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
     learner: Any = None
     reference: Callable[..., Any] | None = None
+    seed: int | None = None
 
 
 def explain_call(learner: Any, inputs: dict[str, Any], reference: Callable[..., Any] | None = None) -> Explain | None:
     """The Explain for calling `learner` (a RemoteFunction) with `inputs`; None for anything else."""
     if not isinstance(learner, RemoteFunction) or learner.build is not None:
         return None
-    return Explain(learner.name, inputs, dict(learner.bound), learner, reference)
+    return Explain(learner.name, inputs, dict(learner.bound), learner, reference, learner.seed)
 
 
 def _zeroed(value: Any) -> Any:
@@ -671,7 +681,7 @@ Diagnoser = Callable[[tuple[int, ...]], tuple["diagnose.Found | None", "diagnose
 def _diagnoser(explain: Explain, got: list[torch.Tensor], want: list[torch.Tensor], index: int) -> Diagnoser:
     def run(first: tuple[int, ...]) -> tuple[diagnose.Found | None, diagnose.Found]:
         context = diagnose.Context(explain.function, explain.inputs, [g.detach() for g in got],
-                                    [w.detach() for w in want], index, explain.options)
+                                    [w.detach() for w in want], index, explain.options, explain.seed)
         return diagnose.diagnose(context, _probe(explain)), diagnose.locate(context, first)
     return run
 
@@ -756,11 +766,29 @@ def _nonfinite_hint(label: str, name: str, got: torch.Tensor, want: torch.Tensor
 
 def expect_outputs(label: str, got: Any, want: Any, spec: Spec, case_text: Text, versus: str,
                    explain: Explain | None = None, scales: list[Any] | None = None,
-                   diagnose: bool = True) -> list[torch.Tensor]:
+                   diagnose: bool = True, modified: tuple[int, ...] | None = None) -> list[torch.Tensor]:
     """Check every output of `got` against `want` (same structure); returns the flat learner outputs.
 
     `scales`: one `scale` per flat output (see `allowed_error`); None: each tensor's own magnitude.
-    `diagnose=False`: no named mistakes, for inputs the diagnoses do not model (saturated gates hide them)."""
+    `diagnose=False`: no named mistakes, for inputs the diagnoses do not model (saturated gates hide them).
+    `modified`: the shape of an input the call changed in place (`Reply.modified`): a wrong output
+    is told first, with the change added to its hint; right outputs get the in-place hint alone."""
+    try:
+        flat = _expect_outputs(label, got, want, spec, case_text, versus, explain, scales, diagnose)
+    except Fail as failure:
+        if modified is None:
+            raise
+        also = in_place_hint(label, modified)
+        raise Fail(f"{failure.en} It also {also.en.removeprefix(label + ' ')}",
+                   f"{failure.zh} 此外，它{also.zh.removeprefix(label + ' ')}",
+                   failure.status, failure.kind, failure.mistake) from None
+    if modified is not None:
+        raise in_place_hint(label, modified)
+    return flat
+
+
+def _expect_outputs(label: str, got: Any, want: Any, spec: Spec, case_text: Text, versus: str,
+                    explain: Explain | None, scales: list[Any] | None, diagnose: bool) -> list[torch.Tensor]:
     got_flat = unpack(label, got, spec)
     want_flat = flatten(want)
     for k, (out, g, w) in enumerate(zip(flat_outs(spec), got_flat, want_flat)):
@@ -853,10 +881,11 @@ def expect_same(label: str, learner: Callable[..., Any], reference: Callable[...
                 scales: list[Any] | None = None, diagnose: bool = True) -> list[torch.Tensor]:
     """Call both with the inputs (positionally, in order) and compare every output (`scales`, `diagnose`: see
     `expect_outputs`)."""
-    pending = start(label, learner, tuple(inputs.values()), {})
+    pending = start(label, learner, tuple(inputs.values()), {}, defer_in_place=True)
     want = reference(*inputs.values())
-    return expect_outputs(label, pending.reply().result, want, spec, case_text, versus,
-                          explain_call(learner, inputs, reference), scales, diagnose)
+    reply = pending.reply()
+    return expect_outputs(label, reply.result, want, spec, case_text, versus,
+                          explain_call(learner, inputs, reference), scales, diagnose, reply.modified)
 
 
 def expect_gradients(label: str, learner: Callable[..., Any], reference: Callable[..., Any],

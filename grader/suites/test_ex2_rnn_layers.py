@@ -121,21 +121,23 @@ def test_gradients(ex2, make):
 def test_dropout(ex2, make):
     case = CASES[0]
     mode, versus = "lstm", "torch.nn.LSTM"
+    # Every call has a fixed seed, so that a diagnosis can draw a mistaken learner's masks too
+    # (dropout in evaluation mode, or at a fixed rate); right code draws none or, below, torch's.
+    seed = make.generator.initial_seed()
     # Evaluation mode: dropout must do nothing.
     inputs = layer_inputs(make, case, mode, 2, True)
-    expect_same("run_layers", learner(ex2, dropout=0.5, training=False), reference(mode, 0.5, False), inputs,
+    expect_same("run_layers", learner(ex2, 0.5, False, seed), reference(mode, 0.5, False), inputs,
                 spec(mode), describe(case, mode, 2, True, ", dropout=0.5, training=False"), versus)
     # dropout=1 zeroes everything it touches, so the result is deterministic: the second
     # layer reads zeros, and the last layer's output is left alone.
     for layers in (1, 2, 3):
         inputs = layer_inputs(make, case, mode, layers, True)
-        expect_same("run_layers", learner(ex2, dropout=1.0, training=True), reference(mode, 1.0, True), inputs,
+        expect_same("run_layers", learner(ex2, 1.0, True, seed), reference(mode, 1.0, True), inputs,
                     spec(mode), describe(case, mode, layers, True, ", dropout=1.0, training=True"), versus)
     if not torch.backends.cudnn.enabled:
         # Without cuDNN, torch.nn draws its masks with one F.dropout call per layer boundary, on the
         # concatenated output: with the same seed, the same masks (this also checks the 1/(1-p) scale).
         inputs = layer_inputs(make, case, mode, 3, True)
-        seed = make.generator.initial_seed()
         try:
             expect_same("run_layers", learner(ex2, 0.5, True, seed), reference(mode, 0.5, True, seed), inputs,
                         spec(mode), describe(case, mode, 3, True, ", dropout=0.5, training=True"), versus)
@@ -145,6 +147,7 @@ def test_dropout(ex2, make):
                 "F.dropout(out, p=dropout, training=training) per layer boundary, on the concatenated output.",
                 failure.zh + " 在相同的 torch.manual_seed 下，torch.nn 的掩码等同于在每个层与层之间、对拼接后的输出"
                 "调用一次 F.dropout(out, p=dropout, training=training)。",
+                failure.status, failure.kind, failure.mistake,
             ) from None
 
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from grader.judge import oracle
-from grader.judge.toolkit import (Explain, Inputs, Out, Settings, call, expect_outputs, expect_same, graded,
+from grader.judge.toolkit import (Explain, Inputs, Out, Settings, expect_outputs, expect_same, graded, invoke,
                     load_module, Text)
 
 DTYPES = (torch.float64, torch.float32)
@@ -175,9 +175,12 @@ def test_clip_grad_norm(ex5, make):
             spec = ([Out(f"clipped_grads[{k}]", "(same shape as grads[k])") for k in range(len(grads))],
                     Out("total_norm", "()"))
             want_grads, want_total = clip_reference(grads, max_norm)
-            got = call("clip_grad_norm", ex5.clip_grad_norm, grads, max_norm)
+            # An input changed in place is told after the values, so that clamp_ hears about clamping too.
+            reply = invoke("clip_grad_norm", ex5.clip_grad_norm, (grads, max_norm), {}, defer_in_place=True)
+            got = reply.result
             if isinstance(got, (tuple, list)) and len(got) == 2 and isinstance(got[1], float):
                 got = (got[0], torch.tensor(got[1], dtype=want_total.dtype, device=want_total.device))
             what = label(dtype, f"max_norm={'total/3' if max_norm < total else '2*total'}")
             expect_outputs("clip_grad_norm", got, (want_grads, want_total), (tuple(spec[0]), spec[1]), what,
-                           "torch.nn.utils.clip_grad_norm_", Explain("clip_grad_norm", {"grads": grads, "max_norm": max_norm}))
+                           "torch.nn.utils.clip_grad_norm_", Explain("clip_grad_norm", {"grads": grads, "max_norm": max_norm}),
+                           modified=reply.modified)
