@@ -19,12 +19,15 @@ from grader.sandbox import given, main
 
 SELECTED = ("ex1", "ex3", "ex4", "ex5")
 
-# Wrong helpers, right callers (the solutions' callers call the helpers by name).
+# Wrong helpers, right callers (the solutions' callers call the helpers by name; rnn_cell_concat may call rnn_cell).
 WRONG_HELPERS = {
     "ex1_rnn_cell.py": """
 _right_cell = rnn_cell
 def rnn_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh"):
     return _right_cell(x, h, weight_ih, weight_hh, bias_ih, bias_hh, "relu" if nonlinearity == "tanh" else "tanh")
+def rnn_cell_concat(x, h, weight, bias=None):
+    I = x.shape[1]
+    return rnn_cell(x, h, weight[:, :I], weight[:, I:], bias, None)
 """,
     "ex3_lstm.py": """
 _right_gates = lstm_gates
@@ -33,10 +36,14 @@ def lstm_gates(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     return f, i, g, o
 """,
     "ex4_gru.py": """
-_right_gates = gru_gates
 def gru_gates(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    r, z, n = _right_gates(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
-    return r, 1 - z, n
+    gi = x @ weight_ih.T + (0 if bias_ih is None else bias_ih)
+    gh = h @ weight_hh.T + (0 if bias_hh is None else bias_hh)
+    i_z, i_r, i_n = gi.chunk(3, dim=1)
+    h_z, h_r, h_n = gh.chunk(3, dim=1)
+    r = torch.sigmoid(i_r + h_r)
+    z = torch.sigmoid(i_z + h_z)
+    return r, z, torch.tanh(i_n + r * h_n)
 """,
     "ex5_vanishing.py": """
 def sigmoid_derivative(z):
@@ -48,10 +55,12 @@ def sigmoid_derivative(z):
 BLAMED = [
     ("ex1_rnn_cell::layer_values", "rnn_layer", "rnn_cell", "ex1_rnn_cell::cell_tanh", "applies relu"),
     ("ex1_rnn_cell::layer_gradients", "rnn_layer", "rnn_cell", "ex1_rnn_cell::cell_tanh", "applies relu"),
-    ("ex3_lstm::cell_values", "lstm_cell", "lstm_gates", "ex3_lstm::input_gate", "lstm_gates:"),
-    ("ex3_lstm::cell_gradients", "lstm_cell", "lstm_gates", "ex3_lstm::input_gate", "lstm_gates:"),
-    ("ex4_gru::cell_values", "gru_cell", "gru_gates", "ex4_gru::update_gate", "gru_gates:"),
-    ("ex4_gru::cell_gradients", "gru_cell", "gru_gates", "ex4_gru::update_gate", "gru_gates:"),
+    ("ex1_rnn_cell::concat_values", "rnn_cell_concat", "rnn_cell", "ex1_rnn_cell::cell_tanh", "applies relu"),
+    ("ex1_rnn_cell::concat_gradients", "rnn_cell_concat", "rnn_cell", "ex1_rnn_cell::cell_tanh", "applies relu"),
+    ("ex3_lstm::cell_values", "lstm_cell", "lstm_gates", "ex3_lstm::input_gate", "row blocks as f, i, g, o"),
+    ("ex3_lstm::cell_gradients", "lstm_cell", "lstm_gates", "ex3_lstm::input_gate", "row blocks as f, i, g, o"),
+    ("ex4_gru::cell_values", "gru_cell", "gru_gates", "ex4_gru::reset_gate", "row blocks as z, r, n"),
+    ("ex4_gru::cell_gradients", "gru_cell", "gru_gates", "ex4_gru::reset_gate", "row blocks as z, r, n"),
     ("ex5_vanishing::chain_gradient", "chain_gradient", "sigmoid_derivative", "ex5_vanishing::sigmoid_derivative",
      "returns σ(z) itself"),
 ]

@@ -44,7 +44,5 @@ def blame(caller: str, helper: str, todo: bool = False) -> tuple[str, str]:
     if todo:
         return (f"{caller} is right given torch's {helper}: your {helper} is not written yet; write {helper} first.",
                 f"{caller} 在使用 torch 的 {helper} 时是正确的：你的 {helper} 还没有实现；请先完成 {helper}。")
-    return (f"{caller} is right given torch's {helper}: the mistake is in your {helper}; fix {helper} first "
-            f"(its own checks say what is wrong).",
-            f"{caller} 在使用 torch 的 {helper} 时是正确的：错误在你的 {helper} 中；请先修正 {helper}"
-            f"（{helper} 自己的检查会说明哪里不对）。")
+    return (f"{caller} is right given torch's {helper}: the mistake is in your {helper}; fix {helper} first.",
+            f"{caller} 在使用 torch 的 {helper} 时是正确的：错误在你的 {helper} 中；请先修正 {helper}。")
