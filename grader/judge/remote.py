@@ -27,7 +27,7 @@ import threading
 import time
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -427,8 +427,9 @@ class RemoteFunction:
     """A function or class in a learner file, called in the sandbox.
 
     `bound` are keyword arguments added to every call, `seed` seeds torch's generator just
-    before the call (dropout masks), and `build` turns a class into a module that is
-    constructed, moved, loaded with a state_dict and then called (forward).
+    before the call (dropout masks), `build` turns a class into a module that is
+    constructed, moved, loaded with a state_dict and then called (forward), and
+    `torch_helpers` names helpers of the same file that torch's versions stand in for during the call.
     """
 
     package: str
@@ -437,20 +438,24 @@ class RemoteFunction:
     bound: tuple[tuple[str, Any], ...] = ()
     seed: int | None = None
     build: dict[str, Any] | None = None
+    torch_helpers: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
         return self.name if self.build is None else f"{self.stem}.{self.name}"
 
     def bind(self, seed: int | None = None, **kwargs: Any) -> "RemoteFunction":
-        return RemoteFunction(self.package, self.stem, self.name, self.bound + tuple(kwargs.items()),
-                              seed if seed is not None else self.seed, self.build)
+        return replace(self, bound=self.bound + tuple(kwargs.items()), seed=seed if seed is not None else self.seed)
 
     def built(self, *args: Any, dtype: torch.dtype, device: torch.device, state: dict[str, torch.Tensor] | None,
               training: bool = False, **kwargs: Any) -> "RemoteFunction":
         build = {"args": list(args), "kwargs": kwargs, "dtype": dtype, "device": device, "state": state,
                  "training": training}
-        return RemoteFunction(self.package, self.stem, self.name, self.bound, self.seed, build)
+        return replace(self, build=build)
+
+    def replacing(self, *helpers: str) -> "RemoteFunction":
+        """The same function, called with torch's version of these helpers in place of the learner's."""
+        return replace(self, torch_helpers=self.torch_helpers + helpers)
 
 
 @dataclass(frozen=True)

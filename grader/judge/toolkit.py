@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable
 import pytest
 import torch
 
-from grader.judge import diagnose
+from grader.judge import attribution, diagnose
 from grader.judge import forbidden
 from grader.judge import overflow
 from grader.judge.tolerance import allowed_error, close, tolerance  # noqa: F401 - the suites import them from here
@@ -116,6 +116,7 @@ SESSION = Session()
 _LOADS: dict[tuple[str, str], dict[str, Any]] = {}  # (package, stem) -> the request that loads it
 _LOADED: dict[tuple[str, str], "LearnerModule | Fail"] = {}
 _SOURCES: dict[tuple[str, str], Path] = {}  # (package, stem) -> the learner's file it was loaded from
+_NAMES_USED: dict[tuple[str, str], dict[str, frozenset[str]]] = {}  # (package, stem) -> attribution.names_used
 
 
 def begin_test(test_id: str) -> None:
@@ -271,6 +272,7 @@ def _load(settings: Settings, package: str, stem: str, stand_ins: str | None) ->
         raise forbidden_hint(filename, Violation(*reply["violations"][0]))
     if not reply["ok"]:
         raise _import_error_hint(filename, reply["error"])
+    _NAMES_USED[(package, stem)] = attribution.names_used(path)
     return LearnerModule(filename, package, stem, list(reply["names"]), refused)
 
 
@@ -436,6 +438,7 @@ def start(label: str, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
         "kwargs": encode_argument({**dict(fn.bound), **kwargs}),
         "seed": fn.seed if fn.seed is not None else SESSION.next_seed(),
         "build": fn.build, "cotangents": cotangents, "grad_paths": grad_paths or [],
+        "torch_helpers": list(fn.torch_helpers),
     }
     try:
         _sandbox().send(message)
@@ -863,6 +866,37 @@ def weighted_sum(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor
     return sum(((o * c).sum() for o, c in pairs), torch.zeros((), dtype=pairs[0][0].dtype, device=pairs[0][0].device))
 
 
+def attributed(label: str, learner: Any, check: Callable[..., Any], case_text: Text) -> Any:
+    """`check(learner)`; if it fails and the learner's function passes the same check with torch's version of a
+    helper it calls (`attribution.CALLERS`), a hint that sends the learner to that helper instead (it comes
+    before any diagnosis of the function itself). `check(fn, explained=False)` skips the diagnoses."""
+    try:
+        return check(learner)
+    except Fail as failure:
+        helper = _wrong_helper(learner, check, failure)
+        if helper is None:
+            raise
+        todo = failure.kind == "todo"
+        en, zh = attribution.blame(label, helper, todo)
+        raise Fail(f"{en} {case_text.en}", f"{zh}{case_text.zh}", kind="todo" if todo else "named",
+                   mistake="" if todo else f"helper:{helper}") from None
+
+
+def _wrong_helper(learner: Any, check: Callable[..., Any], failure: Fail) -> str | None:
+    """The helper whose torch version makes the learner's function pass `check`, if any; only helpers its code
+    names are tried, and only after a plain failure (not a crash of the sandbox or a time limit)."""
+    if failure.status != "failed" or not isinstance(learner, RemoteFunction):
+        return None
+    used = _NAMES_USED.get((learner.package, learner.stem), {})
+    for helper in attribution.helpers_called(learner.name, used):
+        try:
+            check(learner.replacing(helper), explained=False)
+        except Fail:
+            continue
+        return helper
+    return None
+
+
 def expect_component(label: str, learner: Callable[..., Any], reference: Callable[..., Any],
                      inputs: dict[str, Any], spec: Spec, index: int, case_text: Text, versus: str,
                      diagnose: bool = True) -> None:
@@ -880,12 +914,15 @@ def expect_same(label: str, learner: Callable[..., Any], reference: Callable[...
                 inputs: dict[str, Any], spec: Spec, case_text: Text, versus: str,
                 scales: list[Any] | None = None, diagnose: bool = True) -> list[torch.Tensor]:
     """Call both with the inputs (positionally, in order) and compare every output (`scales`, `diagnose`: see
-    `expect_outputs`)."""
-    pending = start(label, learner, tuple(inputs.values()), {}, defer_in_place=True)
-    want = reference(*inputs.values())
-    reply = pending.reply()
-    return expect_outputs(label, reply.result, want, spec, case_text, versus,
-                          explain_call(learner, inputs, reference), scales, diagnose, reply.modified)
+    `expect_outputs`). A failure caused by a helper the learner's function calls says so (`attributed`)."""
+    def check(fn: Any, explained: bool = True) -> list[torch.Tensor]:
+        pending = start(label, fn, tuple(inputs.values()), {}, defer_in_place=True)
+        want = reference(*inputs.values())
+        reply = pending.reply()
+        return expect_outputs(label, reply.result, want, spec, case_text, versus,
+                              explain_call(fn, inputs, reference) if explained else None, scales, diagnose,
+                              reply.modified)
+    return attributed(label, learner, check, case_text)
 
 
 def expect_gradients(label: str, learner: Callable[..., Any], reference: Callable[..., Any],
@@ -893,8 +930,17 @@ def expect_gradients(label: str, learner: Callable[..., Any], reference: Callabl
                      make: Inputs, rename: Callable[[str], str] = lambda name: name) -> None:
     """Values, then gradients w.r.t. every tensor input, for random output cotangents.
 
-    The learner's side is differentiated in the sandbox, with the same cotangents.
+    The learner's side is differentiated in the sandbox, with the same cotangents. A failure caused by a helper
+    the learner's function calls says so (`attributed`).
     """
+    def check(fn: Any, explained: bool = True) -> None:
+        _expect_gradients(label, fn, reference, inputs, spec, case_text, versus, make, rename, explained)
+    attributed(label, learner, check, case_text)
+
+
+def _expect_gradients(label: str, learner: Callable[..., Any], reference: Callable[..., Any],
+                      inputs: dict[str, Any], spec: Spec, case_text: Text, versus: str,
+                      make: Inputs, rename: Callable[[str], str], explained: bool) -> None:
     ref_inputs = leaves(inputs)
     want = flatten(reference(*ref_inputs.values()))
     cotangents = [make.randn(*w.shape, dtype=w.dtype) for w in want]
@@ -903,7 +949,8 @@ def expect_gradients(label: str, learner: Callable[..., Any], reference: Callabl
                     grad_paths=[path for _, path in paths])
     want_grads = vjp(want, ref_inputs, cotangents)
     reply = pending.reply()
-    expect_outputs(label, reply.result, want, spec, case_text, versus, explain_call(learner, inputs, reference))
+    expect_outputs(label, reply.result, want, spec, case_text, versus,
+                   explain_call(learner, inputs, reference) if explained else None)
     if not any(reply.has_grad or []):
         raise Fail(
             f"{label}: the outputs carry no gradient (no grad_fn) {case_text.en}; do not use .detach(), "

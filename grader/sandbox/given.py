@@ -3,7 +3,9 @@
 - `CELLS`: cells with `run_layers`' signature, on torch's fused kernels (exercise 2 is
   graded with them, so a mistake in the learner's own cells costs nothing there);
 - `Given*Cell`: torch.nn cell modules for exercise 5's `gradient_norms`;
-- `STAND_INS`: torch versions of the learner's cell files, for the modules check of exercise 2.
+- `STAND_INS`: torch versions of the learner's cell files, for the modules check of exercise 2;
+- `HELPERS`: torch versions of the helpers a graded function calls in its own file, put in place
+  of the learner's for one call, to tell whether the caller is right given a right helper.
 
 Weights are passed in as tensors (through `torch.func.functional_call`), so gradients
 w.r.t. them flow back exactly as they do through the learner's own functions. The judge's
@@ -61,6 +63,12 @@ def gru_gates(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     return r, z, n
 
 
+def sigmoid_derivative(z):
+    """σ'(z) = σ(z)(1 − σ(z)), elementwise."""
+    s = torch.sigmoid(z)
+    return s * (1 - s)
+
+
 # --- cells with the run_layers signature, built on torch's fused kernels --------
 
 
@@ -111,4 +119,12 @@ STAND_INS = {
         "ex3_lstm": {"lstm_cell": lstm_cell, "lstm_gates": lstm_gates},
         "ex4_gru": {"gru_cell": gru_cell, "gru_gates": gru_gates},
     },
+}
+
+# Per exercise file, the helpers its graded functions call, in torch's version (by name: the judge names them).
+HELPERS = {
+    "ex1_rnn_cell": {"rnn_cell": rnn_cell},
+    "ex3_lstm": {"lstm_gates": lstm_gates},
+    "ex4_gru": {"gru_gates": gru_gates},
+    "ex5_vanishing": {"sigmoid_derivative": sigmoid_derivative},
 }

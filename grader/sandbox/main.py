@@ -2,7 +2,8 @@
 
 The judge (the pytest process running the hidden suites) sends requests over a pipe:
 load a learner file, call one of its functions (optionally backpropagating given
-cotangents), build one of its modules and run it. Replies carry plain values only:
+cotangents, optionally with some of the file's helpers replaced by torch's versions for
+that call only), build one of its modules and run it. Replies carry plain values only:
 tensors, numbers, strings, tuples, lists and dicts, written with `torch.save` and read
 by the judge with `torch.load(weights_only=True)`, so nothing the learner's code defines
 (a tensor subclass, an object with its own `__eq__`) reaches the judge. Whatever
@@ -14,6 +15,7 @@ Started through `start.py`, which sets the limits and the confinement first.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import importlib
@@ -23,7 +25,7 @@ import struct
 import traceback
 import types
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -215,6 +217,25 @@ def _build(request: dict[str, Any], build: dict[str, Any]) -> Any:
     return instance
 
 
+@contextlib.contextmanager
+def _replaced(request: dict[str, Any]) -> Iterator[None]:
+    """The file's globals named in `torch_helpers` hold torch's helpers (`given.HELPERS`) during the call, then their
+    own values again (whatever the call did to them): names come from the judge, the stand-ins from the grader."""
+    module = sys.modules[f"{request['package']}.{request['stem']}"]
+    stand_ins = {name: given.HELPERS[request["stem"]][name] for name in request.get("torch_helpers", ())}
+    absent = object()
+    saved = {name: module.__dict__.get(name, absent) for name in stand_ins}
+    module.__dict__.update(stand_ins)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is absent:
+                module.__dict__.pop(name, None)
+            else:
+                module.__dict__[name] = value
+
+
 class _BuildFailed(Exception):
     def __init__(self, error: BaseException):
         super().__init__(str(error))
@@ -232,7 +253,8 @@ def _call(request: dict[str, Any]) -> dict[str, Any]:
     snapshot = [(t, t.detach().clone()) for t in _flat_tensors((args, list(kwargs.values())))]
     fn = _build(request, request["build"]) if request.get("build") else _target(request)
     torch.manual_seed(request["seed"])
-    result = fn(*args, **kwargs)
+    with _replaced(request):
+        result = fn(*args, **kwargs)
     reply: dict[str, Any] = {"result": _encode(result)}
     reply["modified"] = [list(before.shape) for t, before in snapshot
                          if t.shape != before.shape or not torch.equal(t.detach(), before)]
