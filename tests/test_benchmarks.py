@@ -143,3 +143,17 @@ def test_a_failing_measured_command_stops_the_benchmark_with_its_output(tmp_path
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "was stopped after 1 s (--timeout)" in done.stderr
     assert not (tmp_path / "r.md").exists()
+
+
+def test_the_diagnosis_benchmark_writes_a_row_per_submission_with_numbers(tmp_path: Path) -> None:
+    out = tmp_path / "DIAGNOSIS.md"
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "diagnosis.py"), "--rounds", "1", "--limit", "2",
+                           "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=900,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line for line in out.read_text(encoding="utf-8").splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) == 3, rows  # the header and two submissions
+    for row in rows[1:]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1] in ("ex1", "ex3", "ex4") and float(cells[2]) > 0 and re.fullmatch(r"[+-]\d+\.\d{3}", cells[3])
+    assert re.search(r"Median over the catalog: [+-]\d+\.\d{3} s", out.read_text(encoding="utf-8"))
