@@ -180,6 +180,7 @@ def _pytest_command(plan: RunPlan, report: Path, deselect: list[str]) -> list[st
         "-p", "grader.judge.plugin", "-p", "pytest_jsonreport.plugin", "--json-report",
         f"--json-report-file={report}", "--json-report-omit", "collectors", "log", "streams", "warnings", "keywords",
         "-q", "--no-header", "-p", "no:cacheprovider",
+        "--tb=native",  # nobody reads the judge's tracebacks: pytest's long style took 0.1 s per failed check
         "--noconftest",  # the suites are test files only: no conftest.py anywhere near them is loaded
     ]
     for nodeid in deselect:
