@@ -208,3 +208,19 @@ def rnn_layer_failing(x, h0, weight_ih, weight_hh):
     finally:
         for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
             del sys.modules[name]
+
+
+def test_where_to_look_first_counts_a_caller_sent_to_its_failing_helper_as_the_helpers_mistake() -> None:
+    """gru_cell right given torch's gru_gates is not a second mistake while gru_gates' own checks fail."""
+    from grader.catalog import Exercise
+    from grader.scoring import ExerciseResult, TestResult, fix_first
+
+    gates = TestResult("ex4_gru::new_gate", "n", "failed", 0, 3, "gru_gates: it applies r to h before the matmul",
+                       kind="named", mistake="reset:before_matmul")
+    cell = TestResult("ex4_gru::cell_values", "h'", "failed", 0, 6, "gru_cell is right given torch's gru_gates: ...",
+                      kind="named", mistake="helper:gru_gates")
+    result = ExerciseResult(Exercise("ex4_gru", "GRU", "GRU", 20), "GRU", [gates, cell])
+    assert [t.id for _, t in fix_first([result])] == ["ex4_gru::new_gate"]
+    # The helper's checks pass (it is wrong only for arguments its own checks never use): the caller's hint leads.
+    result.tests = [cell]
+    assert [t.id for _, t in fix_first([result])] == ["ex4_gru::cell_values"]
