@@ -8,7 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import pytest
 
@@ -58,6 +58,21 @@ def plant(folder: Path, filename: str, code: str) -> Path:
     with open(folder / filename, "a", encoding="utf-8") as file:
         file.write("\n\n" + code.strip() + "\n")
     return folder
+
+
+Item = TypeVar("Item")
+
+
+def batches(items: list[Item], home: Callable[[Item], str]) -> list[list[Item]]:
+    """Planted mistakes grouped so that no batch has two with the same `home` (file or function): graded
+    together, they cannot mask each other."""
+    grouped: list[list[Item]] = []
+    for item in items:
+        batch = next((b for b in grouped if all(home(other) != home(item) for other in b)), None)
+        if batch is None:
+            grouped.append(batch := [])
+        batch.append(item)
+    return grouped
 
 
 @pytest.fixture(scope="session")

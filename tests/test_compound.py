@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from compound import CATALOG, CORRECT, Compound
-from conftest import grade, plant, results_by_id
+from conftest import batches, grade, plant, results_by_id
 
 SEED = random.SystemRandom().randrange(2 ** 31)
 GRADED = ("ex1", "ex3", "ex4")
@@ -25,17 +25,7 @@ def function_of(item: Compound) -> str:
     return re.search(r"^def (\w+)\(", item.code, re.M).group(1)
 
 
-def _batches(items: list[Compound]) -> list[list[Compound]]:
-    batches: list[list[Compound]] = []
-    for item in items:
-        home = next((b for b in batches if all(function_of(o) != function_of(item) for o in b)), None)
-        if home is None:
-            batches.append(home := [])
-        home.append(item)
-    return batches
-
-
-BATCHES = _batches(CATALOG)
+BATCHES = batches(CATALOG, function_of)
 
 
 def test_the_catalog_has_thirty_compound_submissions_of_every_gate_function() -> None:
@@ -73,6 +63,18 @@ def test_every_deviation_of_a_compound_submission_is_named_in_both_languages(gra
                 assert set(result.get("mistakes", [])) == item.mistakes, where
                 for word in words:
                     assert word in result["hint"], (word, *where)
+
+
+@pytest.mark.parametrize("number", range(len(BATCHES)))
+def test_nothing_but_the_planted_functions_is_blamed(graded_batches, number: int) -> None:
+    """Every other check passes, or is sent to a planted function (a caller right given torch's helper)."""
+    planted = {function_of(item) for item in BATCHES[number]}
+    for test_id, result in graded_batches[number]["en"].items():
+        if result["status"] == "passed":
+            continue
+        blamed = result["hint"].split(":", 1)[0]
+        assert blamed in planted or any(f"given torch's {name}:" in result["hint"] for name in planted), \
+            (test_id, f"--seed {SEED}", result["hint"])
 
 
 def test_unusual_correct_cells_keep_full_marks(tmp_path: Path) -> None:

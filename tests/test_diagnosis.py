@@ -12,24 +12,13 @@ from typing import Any
 
 import pytest
 
-from conftest import exercise, grade, plant, results_by_id, run_grader
-from plants import PLANTS, VARIANTS, Plant
+from conftest import batches, exercise, grade, plant, results_by_id, run_grader
+from plants import PLANTS, VARIANTS
 
 EXERCISES = ("ex1_rnn_cell", "ex2_rnn_layers", "ex3_lstm", "ex4_gru", "ex5_vanishing")
 
 
-def _batches(plants: list[Plant]) -> list[list[Plant]]:
-    """Plants grouped so that no batch has two in the same file."""
-    batches: list[list[Plant]] = []
-    for item in plants:
-        home = next((b for b in batches if all(p.file != item.file for p in b)), None)
-        if home is None:
-            batches.append(home := [])
-        home.append(item)
-    return batches
-
-
-BATCHES = _batches(PLANTS)
+BATCHES = batches(PLANTS, lambda item: item.file)
 
 
 def test_the_catalog_is_large_and_covers_every_exercise() -> None:
