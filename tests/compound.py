@@ -328,7 +328,7 @@ def gru_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
 """, GRU_CELL, {"reset:before_matmul", "b_hn:missing", "update:swapped"},
         ("applies r to h before the matmul", "leaves out b_hn", "z and 1 − z are swapped"),
         ("在矩阵乘法之前就把 r 作用到 h 上", "漏掉了 b_hn", "z 与 1 − z 用反了")),
-    compound("Keras order and update, hidden bias only", EX4, """
+    compound("z, r, n order, z and 1 - z swapped, hidden bias only", EX4, """
 def gru_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     xz, xr, xn = (x @ weight_ih.T).chunk(3, 1)
     hz, hr, hn = (h @ weight_hh.T + bias_hh).chunk(3, 1)
