@@ -11,7 +11,7 @@ one submission must not be able to change another's grade or the batch's results
 - only this process writes --out, once grading is over, each file whole (a temporary file, then
   os.replace): reports/STUDENT.json (the native report), grades.csv (student, total, one column per
   exercise, error), pass_rates.csv and summary.json (how often each test passed: the common mistakes
-  first).
+  first), and report.html (the class report: scores, pass rates, the named mistakes ranked).
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from typing import Any, TextIO
 
 import psutil
 
-from grader import reaper
+from grader import class_report, reaper
 from grader.catalog import ALL, EXERCISES, UsageError
 from grader.report import _number
 from grader.target import EXPECTED_FILES, REPO_ROOT
@@ -339,7 +339,8 @@ def run_batch(submissions: list[Submission], settings: BatchSettings, progress: 
     return sorted(outcomes, key=lambda o: o.student)
 
 
-def write_results(outcomes: list[Outcome], rates: list[dict[str, Any]], summary: dict[str, Any], out: Path) -> None:
+def write_results(outcomes: list[Outcome], rates: list[dict[str, Any]], summary: dict[str, Any], out: Path,
+                  lang: str = "en") -> None:
     """Every result file, from this process only, after all grading is over."""
     if out.is_symlink() or not out.is_dir():
         raise OutputError(f"{out} is no longer a folder")
@@ -357,6 +358,7 @@ def write_results(outcomes: list[Outcome], rates: list[dict[str, Any]], summary:
     write_atomic(out / "pass_rates.csv", _csv_text(rates, ["test", "name", "points", "passed", "graded",
                                                            "pass_rate"]))
     write_atomic(out / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+    write_atomic(out / "report.html", class_report.render(outcomes, rates, summary["seed"], lang))
 
 
 def summary_text(outcomes: list[Outcome], rates: list[dict[str, Any]], seconds: float, settings: BatchSettings) -> str:
@@ -450,7 +452,7 @@ def main(argv: list[str]) -> int:
                "duration_s": round(seconds, 2), "submissions_per_minute": round(60 * len(outcomes) / seconds, 2),
                "exercises": [e.id for e in EXERCISES], "grades": rows, "pass_rates": rates}
     try:
-        write_results(outcomes, rates, summary, settings.out)
+        write_results(outcomes, rates, summary, settings.out, settings.lang)
     except (OutputError, OSError) as error:
         sys.stderr.write(f"python -m grader batch: could not write the results: {error}\n"
                          if settings.lang != "zh" else f"python -m grader batch：无法写入结果：{error}\n")

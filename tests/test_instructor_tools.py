@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -284,3 +285,46 @@ def test_batch_kills_the_whole_process_tree(tmp_path: Path) -> None:
         assert run_to_end([sys.executable, "-c", code], stdout, subprocess.DEVNULL, 60) == 0
     grandchild = int((tmp_path / "stdout").read_text())
     assert not psutil.pid_exists(grandchild) or psutil.Process(grandchild).status() == psutil.STATUS_ZOMBIE
+
+
+def test_batch_writes_a_class_report_with_the_named_mistakes(batch_run) -> None:
+    """report.html: one page, no script, bob's named mistake counted once with his hint as the example."""
+    _, grades = batch_run
+    page = (grades / "report.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page.lower()
+    assert 'name="viewport"' in page and "2 of 3 submissions graded, seed 8" in page
+    bob = json.loads((grades / "reports" / "bob.json").read_text(encoding="utf-8"))
+    named = {k for e in bob["exercises"] for t in e["tests"] for k in t.get("mistakes", [])}
+    assert named, bob
+    for key in named:
+        assert f"<td>1</td><td><code>lstm_cell</code></td><td><code>{key}</code></td>" in page, key
+    assert "ex3_lstm::cell_values</code></td><td>1/2</td>" in page
+    assert "<code>carol</code>" in page and "holds none of the exercise files" in page
+
+
+def test_the_class_report_ranks_mistakes_by_students_and_escapes_what_submissions_wrote() -> None:
+    from grader import class_report
+
+    def outcome(student: str, hints: list[tuple[str, list[str]]], error: str = "") -> SimpleNamespace:
+        tests = [{"id": f"t{n}", "status": "failed", "hint": hint, "mistakes": keys} for n, (hint, keys) in enumerate(hints)]
+        report = None if error else {"score": 50, "max_score": 100,
+                                     "exercises": [{"id": "ex3_lstm", "score": 10, "max_score": 20, "tests": tests}]}
+        return SimpleNamespace(student=student, report=report, error=error)
+
+    outcomes = [
+        outcome("a", [("lstm_cell: you read ... i, g, f, o", ["order:igfo", "bias:ih_only"]),
+                      ("lstm_cell: you read ... again", ["order:igfo"])]),
+        outcome("b", [("lstm_cell: it adds b_ih but not b_hh", ["bias:ih_only"]),
+                      ("gru_cell is right given torch's gru_gates: ...", ["helper:gru_gates"])]),
+        outcome("c", [("gru_gates: <b>r</b> & z", ["order:zrn"])]),
+        outcome("<img src=x onerror=alert(1)>", [], error="grader failed: <script>"),
+    ]
+    ranked = class_report.named_mistakes(outcomes)
+    assert [(m.function, m.key, m.students) for m in ranked] == [
+        ("lstm_cell", "bias:ih_only", 2), ("gru_gates", "order:zrn", 1), ("lstm_cell", "order:igfo", 1)]
+    assert ranked[0].example == "lstm_cell: you read ... i, g, f, o"
+    page = class_report.render(outcomes, [], seed=3, lang="zh")
+    assert "<script" not in page and "<img" not in page and "<b>r</b>" not in page
+    assert "&lt;b&gt;r&lt;/b&gt; &amp; z" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "班级报告" in page and "共 4 份提交，已评分 3 份，种子 3" in page
+    assert class_report.score_bins(outcomes) == [0, 0, 0, 0, 0, 3, 0, 0, 0, 0]
