@@ -85,12 +85,19 @@ class BatchSettings:
     time_limit_s: float
     workers: int
     suites: Path | None
+    shard: tuple[int, int] = (1, 1)  # (K, N): this run grades the K-th of N slices
 
 
 def find_submissions(folder: Path) -> list[Submission]:
     """One submission per visible sub-folder, by name (a link to a folder too: it becomes an error, not a grade)."""
     return [Submission(path.name, path) for path in sorted(folder.iterdir())
             if (path.is_dir() or path.is_symlink()) and not path.name.startswith((".", "__"))]
+
+
+def shard_of(submissions: list[Submission], shard: tuple[int, int]) -> list[Submission]:
+    """The K-th of N slices (every N-th submission by name, from the K-th): the same on every machine."""
+    k, n = shard
+    return submissions[k - 1::n]
 
 
 def _link_error(name: str) -> SubmissionError:
@@ -339,6 +346,15 @@ def run_batch(submissions: list[Submission], settings: BatchSettings, progress: 
     return sorted(outcomes, key=lambda o: o.student)
 
 
+def summarize(outcomes: list[Outcome], rates: list[dict[str, Any]], seed: int, lang: str, workers: int,
+              seconds: float, shard: str) -> dict[str, Any]:
+    """summary.json: what the batch graded, how fast, and the rows of grades.csv and pass_rates.csv."""
+    return {"seed": seed, "lang": lang, "shard": shard, "submissions": len(outcomes),
+            "graded": sum(o.report is not None for o in outcomes), "workers": workers,
+            "duration_s": round(seconds, 2), "submissions_per_minute": round(60 * len(outcomes) / max(seconds, 1e-9), 2),
+            "exercises": [e.id for e in EXERCISES], "grades": grade_rows(outcomes), "pass_rates": rates}
+
+
 def write_results(outcomes: list[Outcome], rates: list[dict[str, Any]], summary: dict[str, Any], out: Path,
                   lang: str = "en") -> None:
     """Every result file, from this process only, after all grading is over."""
@@ -379,7 +395,8 @@ def summary_text(outcomes: list[Outcome], rates: list[dict[str, Any]], seconds: 
                   for r in missed[:PRINTED_RATES]]
         if len(missed) > PRINTED_RATES:
             lines.append(f"  ... {len(missed) - PRINTED_RATES} more in pass_rates.csv")
-    lines += ["", f"Written to {settings.out}: grades.csv, pass_rates.csv, summary.json, reports/STUDENT.json."]
+    lines += ["", f"Written to {settings.out}: grades.csv, pass_rates.csv, summary.json, report.html, "
+                  "reports/STUDENT.json."]
     return "\n".join(lines) + "\n"
 
 
@@ -399,7 +416,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the hints (default: en)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu", help="default: cpu")
     parser.add_argument("--suites", metavar="DIR", help="private suites (see python -m grader --help)")
+    parser.add_argument("--shard", type=_shard, default=(1, 1), metavar="K/N",
+                        help="grade only the K-th of N slices of the class (needs --seed; join the slices' --out "
+                             "folders with python -m grader merge)")
     return parser
+
+
+def _shard(text: str) -> tuple[int, int]:
+    k, _, n = text.partition("/")
+    if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N, e.g. 2/4: {text!r}")
+    return int(k), int(n)
 
 
 def _settings(args: argparse.Namespace) -> BatchSettings:
@@ -410,12 +437,15 @@ def _settings(args: argparse.Namespace) -> BatchSettings:
         suites = Path(args.suites).expanduser().resolve()
         if not suites.is_dir():
             raise UsageError(f"--suites {args.suites}: no such folder")
+    if args.shard[1] > 1 and args.seed is None:
+        raise UsageError("--shard needs --seed: every slice must be graded on the same inputs",
+                         "--shard 需要 --seed：每一份都必须用相同的输入评分")
     out = Path(args.out).expanduser().resolve()
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {args.out} is not a folder")
     return BatchSettings(out=out, seed=args.seed if args.seed is not None else secrets.randbelow(2**31),
                          lang=args.lang, device=args.device, time_limit_s=args.time_limit, workers=args.workers,
-                         suites=suites)
+                         suites=suites, shard=args.shard)
 
 
 def _workspace(out: Path) -> Path:
@@ -432,11 +462,12 @@ def main(argv: list[str]) -> int:
     folder = Path(args.submissions).expanduser()
     if not folder.is_dir():
         raise UsageError(f"{args.submissions}: no such folder", f"{args.submissions}：没有这个文件夹")
-    submissions = find_submissions(folder)
-    if not submissions:
+    settings = _settings(args)
+    everyone = find_submissions(folder)
+    if not everyone:
         raise UsageError(f"{args.submissions} holds no submission folders (one folder per student)",
                          f"{args.submissions} 里没有提交的文件夹（每个学生一个文件夹）")
-    settings = _settings(args)
+    submissions = shard_of(everyone, settings.shard)  # a slice may be empty: its results are, too
     settings.out.mkdir(parents=True, exist_ok=True)
     workspace = _workspace(settings.out)
     started = time.monotonic()
@@ -446,11 +477,8 @@ def main(argv: list[str]) -> int:
         shutil.rmtree(workspace, ignore_errors=True)
     seconds = time.monotonic() - started
     rates = pass_rates(outcomes)
-    rows = grade_rows(outcomes)
-    summary = {"seed": settings.seed, "submissions": len(outcomes),
-               "graded": sum(o.report is not None for o in outcomes), "workers": settings.workers,
-               "duration_s": round(seconds, 2), "submissions_per_minute": round(60 * len(outcomes) / seconds, 2),
-               "exercises": [e.id for e in EXERCISES], "grades": rows, "pass_rates": rates}
+    summary = summarize(outcomes, rates, settings.seed, settings.lang, settings.workers, seconds,
+                        f"{settings.shard[0]}/{settings.shard[1]}")
     try:
         write_results(outcomes, rates, summary, settings.out, settings.lang)
     except (OutputError, OSError) as error:

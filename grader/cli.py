@@ -27,7 +27,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "plot": ("plot", "plot vanishing: see vanishing gradients with your exercise 5 code (PNG, or text)"),
     "gradescope-zip": ("gradescope_zip", "build the autograder zip to upload to Gradescope"),
     "export-student": ("export_student", "write a student copy of this repository, without the solutions"),
-    "batch": ("batch", "grade a folder of submissions in parallel: grades.csv and per-test pass rates"),
+    "batch": ("batch", "grade a folder of submissions in parallel: grades.csv, pass rates, report.html"),
+    "merge": ("merge", "join the results of batch --shard K/N runs into one"),
 }
 
 

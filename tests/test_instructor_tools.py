@@ -328,3 +328,37 @@ def test_the_class_report_ranks_mistakes_by_students_and_escapes_what_submission
     assert "&lt;b&gt;r&lt;/b&gt; &amp; z" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "班级报告" in page and "共 4 份提交，已评分 3 份，种子 3" in page
     assert class_report.score_bins(outcomes) == [0, 0, 0, 0, 0, 3, 0, 0, 0, 0]
+
+
+def test_batch_shards_merged_equal_the_unsharded_run(batch_run, tmp_path: Path) -> None:
+    """Two slices graded apart, then `merge`: the same grades, pass rates and class report as one run."""
+    _, whole = batch_run
+    submissions = whole.parent / "submissions"
+    for k in (1, 2):
+        run = run_grader("batch", str(submissions), "--out", str(tmp_path / f"shard{k}"), "--seed", "8",
+                         "--workers", "1", "--shard", f"{k}/2")
+        assert run.returncode in (0, 1), run.stderr
+    graded = {k: read_csv(tmp_path / f"shard{k}" / "grades.csv") for k in (1, 2)}
+    assert [r["student"] for r in graded[1]] == ["alice", "carol"] and [r["student"] for r in graded[2]] == ["bob"]
+    merged = run_grader("merge", str(tmp_path / "shard2"), str(tmp_path / "shard1"), "--out", str(tmp_path / "merged"))
+    assert merged.returncode == 1 and "2/3 submissions graded" in merged.stdout, merged.stderr  # carol
+    for name in ("grades.csv", "pass_rates.csv", "report.html"):
+        assert (tmp_path / "merged" / name).read_bytes() == (whole / name).read_bytes(), name
+    assert (tmp_path / "merged" / "reports" / "bob.json").read_bytes() == \
+        (tmp_path / "shard2" / "reports" / "bob.json").read_bytes()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["batch", "{subs}", "--shard", "1/2"], "--shard needs --seed"),
+    (["batch", "{subs}", "--shard", "3/2", "--seed", "1"], "expected K/N with 1 <= K <= N"),
+    (["merge", "{one}"], "every slice 1/2 .. 2/2 is needed"),
+    (["merge", "{nothing}"], "not a batch result"),
+])
+def test_shards_and_merge_refuse_bad_input_with_a_clear_message(tmp_path: Path, args: list[str], words: str) -> None:
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "summary.json").write_text(json.dumps({"seed": 1, "shard": "1/2", "grades": []}), encoding="utf-8")
+    (tmp_path / "subs" / "dave").mkdir(parents=True)
+    paths = {"subs": tmp_path / "subs", "one": one, "nothing": tmp_path / "subs"}
+    run = run_grader(*(a.format(**paths) for a in args), "--out", str(tmp_path / "out"))
+    assert run.returncode == 2 and words in run.stderr and "Traceback" not in run.stderr, run.stderr
