@@ -75,6 +75,18 @@ def batches(items: list[Item], home: Callable[[Item], str]) -> list[list[Item]]:
     return grouped
 
 
+def grade_batches(folder: Callable[[str], Path], grouped: list[list[Any]], *args: str) -> list[dict[str, dict[str, Any]]]:
+    """Each batch's plants (items with `file` and `code`) in one copy of the solutions, graded with `args`
+    in each language: for each batch, {lang: report}. `folder(name)` makes a fresh folder."""
+    reports = []
+    for number, batch in enumerate(grouped):
+        target = folder(f"batch{number}") / "submission"
+        for item in batch:
+            plant(target, item.file, item.code)
+        reports.append({lang: grade(*args, "--target", str(target), "--lang", lang).report for lang in ("en", "zh")})
+    return reports
+
+
 @pytest.fixture(scope="session")
 def solutions_run() -> Run:
     return grade("--target", "solutions", "--seed", "11")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from compound import CATALOG, CORRECT, Compound
-from conftest import batches, grade, plant, results_by_id
+from conftest import batches, grade, grade_batches, plant, results_by_id
 
 SEED = random.SystemRandom().randrange(2 ** 31)
 GRADED = ("ex1", "ex3", "ex4")
@@ -41,14 +41,8 @@ def test_the_catalog_has_thirty_compound_submissions_of_every_gate_function() ->
 
 @pytest.fixture(scope="module")
 def graded_batches(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, dict[str, Any]]]:
-    reports = []
-    for number, batch in enumerate(BATCHES):
-        target = tmp_path_factory.mktemp(f"compound{number}") / "submission"
-        for item in batch:
-            plant(target, item.file, item.code)
-        reports.append({lang: results_by_id(grade(*GRADED, "--target", str(target), "--seed", str(SEED),
-                                                   "--lang", lang).report) for lang in ("en", "zh")})
-    return reports
+    reports = grade_batches(tmp_path_factory.mktemp, BATCHES, *GRADED, "--seed", str(SEED))
+    return [{lang: results_by_id(report) for lang, report in languages.items()} for languages in reports]
 
 
 @pytest.mark.parametrize("number", range(len(BATCHES)))

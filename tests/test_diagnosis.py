@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import batches, exercise, grade, plant, results_by_id, run_grader
+from conftest import batches, exercise, grade, grade_batches, plant, results_by_id, run_grader
 from plants import PLANTS, VARIANTS
 
 EXERCISES = ("ex1_rnn_cell", "ex2_rnn_layers", "ex3_lstm", "ex4_gru", "ex5_vanishing")
@@ -30,14 +30,7 @@ def test_the_catalog_is_large_and_covers_every_exercise() -> None:
 @pytest.fixture(scope="module")
 def graded_batches(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, dict[str, Any]]]:
     """For each batch, its report in each language."""
-    reports = []
-    for number, batch in enumerate(BATCHES):
-        target = tmp_path_factory.mktemp(f"batch{number}") / "submission"
-        for item in batch:
-            plant(target, item.file, item.code)
-        reports.append({lang: grade("--target", str(target), "--seed", "3", "--lang", lang).report
-                        for lang in ("en", "zh")})
-    return reports
+    return grade_batches(tmp_path_factory.mktemp, BATCHES, "--seed", "3")
 
 
 @pytest.mark.parametrize("number", range(len(BATCHES)))
