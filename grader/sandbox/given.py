@@ -64,9 +64,8 @@ def gru_gates(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
 
 
 def sigmoid_derivative(z):
-    """σ'(z) = σ(z)(1 − σ(z)), elementwise."""
-    s = torch.sigmoid(z)
-    return s * (1 - s)
+    """σ'(z), elementwise, by torch's own backward kernel of sigmoid (differentiable, like the learner's)."""
+    return torch.ops.aten.sigmoid_backward(torch.ones_like(z), torch.sigmoid(z))
 
 
 # --- cells with the run_layers signature, built on torch's fused kernels --------
