@@ -7,6 +7,7 @@ Everything shown that comes from a submission (names, hints) is escaped: the pag
 from __future__ import annotations
 
 import html
+import statistics
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -122,15 +123,14 @@ def render(outcomes: list[Graded], rates: list[dict[str, Any]], seed: int, lang:
     """The whole page."""
     t, e = TEXT["zh" if lang == "zh" else "en"], html.escape
     graded = [o for o in outcomes if o.report is not None]
-    scores = sorted(o.report["score"] for o in graded)
+    scores = [o.report["score"] for o in graded]
     parts = [f'<!DOCTYPE html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              f"<title>{e(t['title'])}</title><style>{STYLE}</style></head><body>",
              f"<h1>{e(t['title'])}</h1><p>{e(t['graded'].format(graded=len(graded), total=len(outcomes), seed=seed))}</p>",
              f"<h2>{e(t['scores'])}</h2>"]
     if scores:
-        median = scores[len(scores) // 2] if len(scores) % 2 else (scores[len(scores) // 2 - 1] + scores[len(scores) // 2]) / 2
-        parts.append(f"<p>{e(t['mean'].format(mean=sum(scores) / len(scores), median=median))}</p>")
+        parts.append(f"<p>{e(t['mean'].format(mean=statistics.mean(scores), median=statistics.median(scores)))}</p>")
     parts.append(_histogram(score_bins(outcomes)))
     parts.append(f"<h2>{e(t['exercises'])}</h2><table>")
     for name, mean, top in exercise_means(outcomes):

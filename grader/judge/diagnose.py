@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
-
 import torch.nn.functional as F
 
 from grader.judge import deviations, identify
