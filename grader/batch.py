@@ -11,7 +11,9 @@ one submission must not be able to change another's grade or the batch's results
 - only this process writes --out, once grading is over, each file whole (a temporary file, then
   os.replace): reports/STUDENT.json (the native report), grades.csv (student, total, one column per
   exercise, error), pass_rates.csv and summary.json (how often each test passed: the common mistakes
-  first), and report.html (the class report: scores, pass rates, the named mistakes ranked).
+  first), report.html (the class report: scores, pass rates, the named mistakes ranked, the similar pairs),
+  sources.json (each submission's exercise files as copied, before any was graded: what `merge` compares)
+  and similarity.csv (the pairs whose code is alike; never a grade's business).
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from typing import Any, TextIO
 
 import psutil
 
-from grader import class_report, reaper
+from grader import class_report, reaper, similarity
 from grader.catalog import ALL, EXERCISES, UsageError
 from grader.report import _number
 from grader.target import EXPECTED_FILES, REPO_ROOT
@@ -42,6 +44,7 @@ from grader.target import EXPECTED_FILES, REPO_ROOT
 DEFAULT_TIME_LIMIT_S = 300.0
 MAX_SUBMISSION_BYTES = 20 * 2**20
 MAX_REPORT_BYTES = 64 * 2**20
+MAX_SOURCE_BYTES = 256 * 2**10  # of one exercise file, for the similarity check
 NOT_COPIED = {".git", "__pycache__"}
 PRINTED_RATES = 15  # the rest is in pass_rates.csv
 
@@ -74,6 +77,7 @@ class Outcome:
     error: str = ""
     seconds: float = 0.0
     tests: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # exercise file -> its text, as submitted
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class BatchSettings:
     workers: int
     suites: Path | None
     shard: tuple[int, int] = (1, 1)  # (K, N): this run grades the K-th of N slices
+    similarity_threshold: float | None = similarity.DEFAULT_THRESHOLD  # None: not checked
 
 
 def find_submissions(folder: Path) -> list[Submission]:
@@ -160,6 +165,16 @@ def copy_submission(submission: Submission, destination: Path) -> Path:
     folder, shown = _exercise_folder(submission)
     _copy_folder(folder, destination, shown, [MAX_SUBMISSION_BYTES])
     return destination
+
+
+def read_sources(copy: Path) -> dict[str, str]:
+    """The exercise files of a submission's private copy (modules.py is ready-made: not the student's)."""
+    sources = {}
+    for exercise in EXERCISES:
+        path = copy / f"{exercise.id}.py"
+        if path.is_file():
+            sources[path.name] = _read(path, MAX_SOURCE_BYTES).decode("utf-8", errors="replace")
+    return sources
 
 
 def _command(target: Path, settings: BatchSettings) -> list[str]:
@@ -325,11 +340,13 @@ def run_batch(submissions: list[Submission], settings: BatchSettings, progress: 
               workspace: Path) -> list[Outcome]:
     """Copy every submission first (none is graded before all are copied), then grade the copies."""
     prepared: list[Path | SubmissionError] = []
+    sources: dict[str, dict[str, str]] = {}
     for index, submission in enumerate(submissions):
         scratch = workspace / str(index)
         scratch.mkdir(mode=0o700)
         try:
             prepared.append(copy_submission(submission, scratch / "submission"))
+            sources[submission.student] = read_sources(prepared[-1])
         except SubmissionError as error:
             prepared.append(error)
             shutil.rmtree(scratch, ignore_errors=True)
@@ -341,22 +358,35 @@ def run_batch(submissions: list[Submission], settings: BatchSettings, progress: 
         futures = [pool.submit(grade_one, s, p, settings) for s, p in zip(submissions, prepared)]
         for future in as_completed(futures):
             outcomes.append(future.result())
+            outcomes[-1].sources = sources.get(outcomes[-1].student, {})
             progress.update(len(outcomes), sum(1 for o in outcomes if o.error))
     progress.clear()
     return sorted(outcomes, key=lambda o: o.student)
 
 
+def find_similar(outcomes: list[Outcome], threshold: float | None) -> list[similarity.Pair] | None:
+    """The pairs of submissions whose exercise code is alike by `threshold` or more; None: not checked
+    (switched off, or copydetect is not installed). The stubs' own text is left out."""
+    if threshold is None or not similarity.available():
+        return None
+    stubs = {f"{e.id}.py": (REPO_ROOT / "exercises" / f"{e.id}.py").read_text(encoding="utf-8") for e in EXERCISES}
+    return similarity.similar_pairs({o.student: o.sources for o in outcomes if o.sources}, stubs, threshold)
+
+
 def summarize(outcomes: list[Outcome], rates: list[dict[str, Any]], seed: int, lang: str, workers: int,
-              seconds: float, shard: str) -> dict[str, Any]:
-    """summary.json: what the batch graded, how fast, and the rows of grades.csv and pass_rates.csv."""
+              seconds: float, shard: str, threshold: float | None = None,
+              pairs: list[similarity.Pair] | None = None) -> dict[str, Any]:
+    """summary.json: what the batch graded, how fast, the rows of grades.csv and pass_rates.csv, the similar pairs."""
     return {"seed": seed, "lang": lang, "shard": shard, "submissions": len(outcomes),
             "graded": sum(o.report is not None for o in outcomes), "workers": workers,
             "duration_s": round(seconds, 2), "submissions_per_minute": round(60 * len(outcomes) / max(seconds, 1e-9), 2),
-            "exercises": [e.id for e in EXERCISES], "grades": grade_rows(outcomes), "pass_rates": rates}
+            "exercises": [e.id for e in EXERCISES], "grades": grade_rows(outcomes), "pass_rates": rates,
+            "similarity": {"threshold": threshold, "checked": pairs is not None,
+                           "pairs": [pair.row() for pair in pairs or []]}}
 
 
 def write_results(outcomes: list[Outcome], rates: list[dict[str, Any]], summary: dict[str, Any], out: Path,
-                  lang: str = "en") -> None:
+                  lang: str = "en", pairs: list[similarity.Pair] | None = None) -> None:
     """Every result file, from this process only, after all grading is over."""
     if out.is_symlink() or not out.is_dir():
         raise OutputError(f"{out} is no longer a folder")
@@ -374,16 +404,46 @@ def write_results(outcomes: list[Outcome], rates: list[dict[str, Any]], summary:
     write_atomic(out / "pass_rates.csv", _csv_text(rates, ["test", "name", "points", "passed", "graded",
                                                            "pass_rate"]))
     write_atomic(out / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
-    write_atomic(out / "report.html", class_report.render(outcomes, rates, summary["seed"], lang))
+    write_atomic(out / "sources.json", json.dumps({o.student: o.sources for o in outcomes if o.sources},
+                                                  ensure_ascii=False, indent=1, sort_keys=True) + "\n")
+    if pairs is None:
+        _remove_stale(out / "similarity.csv")  # an earlier batch's pairs are not this one's
+    else:
+        write_atomic(out / "similarity.csv", _csv_text([p.row() for p in pairs], ["first", "second", "score",
+                                                                                 "first_share", "second_share", "files"]))
+    threshold = summary["similarity"]["threshold"]
+    unchecked = "off" if threshold is None else "shard" if summary["shard"] != "1/1" and not summary["shard"].startswith("merged") \
+        else "missing"
+    write_atomic(out / "report.html", class_report.render(outcomes, rates, summary["seed"], lang, pairs, threshold,
+                                                          unchecked))
 
 
-def summary_text(outcomes: list[Outcome], rates: list[dict[str, Any]], seconds: float, settings: BatchSettings) -> str:
+def similarity_lines(pairs: list[similarity.Pair] | None, threshold: float | None, sharded: bool = False) -> list[str]:
+    if sharded:
+        return ["Similarity is checked when the slices are merged (python -m grader merge)."]
+    if threshold is None:
+        return ["Similarity not checked (--similarity off)."]
+    if pairs is None:
+        return [f"Similarity not checked: copydetect is not installed ({similarity.INSTALL})."]
+    if not pairs:
+        return [f"No two submissions' exercise code is alike by {threshold:.0%} or more."]
+    return [f"Pairs whose exercise code is alike by {threshold:.0%} or more (see report.html; grades unchanged):",
+            *(f"  {p.score:>5.0%}  {p.first}  {p.second}" for p in pairs)]
+
+
+def _remove_stale(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+
+
+def summary_text(outcomes: list[Outcome], rates: list[dict[str, Any]], seconds: float, settings: BatchSettings,
+                 pairs: list[similarity.Pair] | None = None) -> str:
     graded = [o for o in outcomes if o.report is not None]
     lines = [f"Graded {len(graded)}/{len(outcomes)} submissions in {seconds:.1f} s with {settings.workers} workers "
              f"({60 * len(outcomes) / seconds:.1f} submissions/minute), seed {settings.seed}."]
     if graded:
         mean = sum(o.report["score"] for o in graded if o.report) / len(graded)
-        lines.append(f"Mean score {mean:.1f}/100.")
+        lines.append(f"Mean score {mean:.1f}/{_number(graded[0].report['max_score'])}.")
     for outcome in outcomes:
         if outcome.error:
             lines.append(f"  not graded: {outcome.student}: {outcome.error}")
@@ -395,8 +455,9 @@ def summary_text(outcomes: list[Outcome], rates: list[dict[str, Any]], seconds: 
                   for r in missed[:PRINTED_RATES]]
         if len(missed) > PRINTED_RATES:
             lines.append(f"  ... {len(missed) - PRINTED_RATES} more in pass_rates.csv")
-    lines += ["", f"Written to {settings.out}: grades.csv, pass_rates.csv, summary.json, report.html, "
-                  "reports/STUDENT.json."]
+    lines += ["", *similarity_lines(pairs, settings.similarity_threshold, settings.shard[1] > 1), "",
+              f"Written to {settings.out}: grades.csv, pass_rates.csv, summary.json, report.html, "
+              "reports/STUDENT.json, sources.json" + (", similarity.csv." if pairs is not None else ".")]
     return "\n".join(lines) + "\n"
 
 
@@ -416,6 +477,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the hints (default: en)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu", help="default: cpu")
     parser.add_argument("--suites", metavar="DIR", help="private suites (see python -m grader --help)")
+    parser.add_argument("--similarity", type=_threshold, default=similarity.DEFAULT_THRESHOLD, metavar="T",
+                        help="list the pairs whose exercise code is alike by at least T (0 < T <= 1; default "
+                             f"{similarity.DEFAULT_THRESHOLD:g}; needs copydetect) in report.html and similarity.csv, "
+                             "or 'off'. It never changes a grade")
     parser.add_argument("--shard", type=_shard, default=(1, 1), metavar="K/N",
                         help="grade only the K-th of N slices of the class (needs --seed; join the slices' --out "
                              "folders with python -m grader merge)")
@@ -427,6 +492,18 @@ def _shard(text: str) -> tuple[int, int]:
     if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
         raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N, e.g. 2/4: {text!r}")
     return int(k), int(n)
+
+
+def _threshold(text: str) -> float | None:
+    if text == "off":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1 (e.g. 0.8) or 'off': {text!r}")
+    return value
 
 
 def _settings(args: argparse.Namespace) -> BatchSettings:
@@ -445,7 +522,7 @@ def _settings(args: argparse.Namespace) -> BatchSettings:
         raise UsageError(f"--out {args.out} is not a folder")
     return BatchSettings(out=out, seed=args.seed if args.seed is not None else secrets.randbelow(2**31),
                          lang=args.lang, device=args.device, time_limit_s=args.time_limit, workers=args.workers,
-                         suites=suites, shard=args.shard)
+                         suites=suites, shard=args.shard, similarity_threshold=args.similarity)
 
 
 def _workspace(out: Path) -> Path:
@@ -477,13 +554,14 @@ def main(argv: list[str]) -> int:
         shutil.rmtree(workspace, ignore_errors=True)
     seconds = time.monotonic() - started
     rates = pass_rates(outcomes)
+    pairs = find_similar(outcomes, settings.similarity_threshold) if settings.shard[1] == 1 else None
     summary = summarize(outcomes, rates, settings.seed, settings.lang, settings.workers, seconds,
-                        f"{settings.shard[0]}/{settings.shard[1]}")
+                        f"{settings.shard[0]}/{settings.shard[1]}", settings.similarity_threshold, pairs)
     try:
-        write_results(outcomes, rates, summary, settings.out, settings.lang)
+        write_results(outcomes, rates, summary, settings.out, settings.lang, pairs)
     except (OutputError, OSError) as error:
         sys.stderr.write(f"python -m grader batch: could not write the results: {error}\n"
                          if settings.lang != "zh" else f"python -m grader batch：无法写入结果：{error}\n")
         return 3
-    sys.stdout.write(summary_text(outcomes, rates, seconds, settings))
+    sys.stdout.write(summary_text(outcomes, rates, seconds, settings, pairs))
     return 0 if all(o.report is not None for o in outcomes) else 1

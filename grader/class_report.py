@@ -1,6 +1,8 @@
 """The class report: one self-contained page (no server, no script, no file beside it) that a batch writes
 as report.html: the score distribution, pass rates per exercise and per check as bar charts, and the
-mistakes the hints named, ranked by how many students made them, each with an example hint.
+mistakes the hints named, ranked by how many students made them, each with an example hint, the pairs of
+submissions whose code is alike (side by side, the shared parts marked), and every student with a link to
+their report.
 
 Everything shown that comes from a submission (names, hints) is escaped: the page runs no code.
 """
@@ -8,9 +10,13 @@ from __future__ import annotations
 
 import html
 import statistics
+import urllib.parse
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from grader.similarity import Pair
 
 BINS = 10  # score distribution: ten bands of 10 points
 
@@ -20,13 +26,34 @@ TEXT = {
            "exercises": "Average score per exercise", "checks": "Pass rate per check, lowest first",
            "mistakes": "Mistakes the hints named, most common first", "students": "students",
            "example": "example hint", "none": "No hint named a mistake.", "errors": "Not graded",
-           "mistake": "mistake", "function": "function", "check": "check", "rate": "passed"},
+           "mistake": "mistake", "function": "function", "check": "check", "rate": "passed",
+           "similar": "Submissions whose exercise code is alike",
+           "similar_about": "Names, strings, comments, whitespace and the stubs' own text are not compared, nor "
+                            "code that more than a fifth of the class shares. A pair is listed when each of the two "
+                            "has {threshold:.0%} or more of its own code in the other. This never changes a grade: "
+                            "read the code side by side before you conclude anything.",
+           "similar_none": "No two submissions are alike by {threshold:.0%} or more.",
+           "similar_off": "Not checked (--similarity off).",
+           "similar_missing": "Not checked: copydetect is not installed (python -m pip install copydetect==0.5.0).",
+           "similar_shard": "Checked when the slices are joined (python -m grader merge).",
+           "pair": "{first} and {second}: {score:.0%} alike", "share": "{share:.0%} of {student}'s code",
+           "roster": "Students", "student": "student", "total": "total", "report": "report"},
     "zh": {"title": "班级报告", "graded": "共 {total} 份提交，已评分 {graded} 份，种子 {seed}",
            "scores": "分数分布", "mean": "平均 {mean:.1f}，中位数 {median:g}",
            "exercises": "各练习平均分", "checks": "各检查通过率（从低到高）",
            "mistakes": "提示指出的错误（按人数从多到少）", "students": "人数",
            "example": "提示示例", "none": "没有提示指出具体错误。", "errors": "未能评分",
-           "mistake": "错误", "function": "函数", "check": "检查", "rate": "通过"},
+           "mistake": "错误", "function": "函数", "check": "检查", "rate": "通过",
+           "similar": "练习代码相似的提交",
+           "similar_about": "比较时不看名字、字符串、注释、空白和题目模板自带的文字，也不看全班五分之一以上的人都有的代码。"
+                            "两份提交各自写的代码都有 {threshold:.0%} 或更多也出现在另一份里，才列出这一对。"
+                            "这不会改变任何分数：下结论之前，请先并排读一读代码。",
+           "similar_none": "没有两份提交的相似度达到 {threshold:.0%}。",
+           "similar_off": "未检查（--similarity off）。",
+           "similar_missing": "未检查：没有安装 copydetect（python -m pip install copydetect==0.5.0）。",
+           "similar_shard": "在合并各份结果时检查（python -m grader merge）。",
+           "pair": "{first} 与 {second}：相似度 {score:.0%}", "share": "{student} 的代码中有 {share:.0%}",
+           "roster": "学生", "student": "学生", "total": "总分", "report": "报告"},
 }
 
 STYLE = """
@@ -41,6 +68,10 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}td,th{padding:.25rem .
 vertical-align:top;border-bottom:1px solid #ddd}
 .bar{background:#eee;height:.9rem;min-width:6rem}.bar div{background:#4a7bd0;height:100%}
 .low .bar div{background:#d0574a}code{font-size:.85rem;word-break:break-all}
+.side{display:grid;grid-template-columns:1fr 1fr;gap:.5rem}.side>div{min-width:0}.side h4{margin:.5rem 0 .2rem;font-size:.85rem}
+.side pre{margin:0;padding:.4rem;background:#f6f6f6;overflow:auto;max-height:30rem;font-size:.75rem}
+mark{background:#ffd54a}details{margin:.5rem 0;border:1px solid #ddd;padding:.3rem .5rem}summary{cursor:pointer}
+@media (max-width:40rem){.side{grid-template-columns:1fr}}
 """
 
 
@@ -119,8 +150,50 @@ def _histogram(bins: list[int]) -> str:
     return f'<div class="hist">{bars}</div><div class="axis">{labels}</div>'
 
 
-def render(outcomes: list[Graded], rates: list[dict[str, Any]], seed: int, lang: str = "en") -> str:
-    """The whole page."""
+def _similar_pairs(pairs: list[Pair] | None, threshold: float | None, unchecked: str, t: dict[str, str]) -> list[str]:
+    """The similar pairs, each with its files side by side (the HTML of the files is escaped, the shared parts
+    in <mark>)."""
+    e = html.escape
+    parts = [f"<h2>{e(t['similar'])}</h2>"]
+    if pairs is None:
+        return parts + [f"<p>{e(t['similar_' + (unchecked or 'missing')])}</p>"]
+    parts.append(f"<p>{e(t['similar_about'].format(threshold=threshold))}</p>")
+    if not pairs:
+        return parts + [f"<p>{e(t['similar_none'].format(threshold=threshold))}</p>"]
+    for pair in pairs:
+        shares = "; ".join(t["share"].format(share=share, student=student)
+                           for share, student in zip(pair.shares, (pair.first, pair.second)))
+        parts.append(f"<details><summary>{e(t['pair'].format(first=pair.first, second=pair.second, score=pair.score))}"
+                     f" ({e(shares)})</summary>")
+        for match in pair.files:
+            parts.append(f'<div class="side"><div><h4>{e(pair.first)} / {e(match.file)}</h4><pre>{match.left}</pre>'
+                         f'</div><div><h4>{e(pair.second)} / {e(match.file)}</h4><pre>{match.right}</pre></div></div>')
+        parts.append("</details>")
+    return parts
+
+
+def _roster(outcomes: list[Graded], t: dict[str, str]) -> list[str]:
+    """Every student: total, each exercise's score, and a link to the report (reports/STUDENT.json)."""
+    e = html.escape
+    names = [x["id"] for x in next((o.report["exercises"] for o in outcomes if o.report is not None), [])
+             if x["max_score"]]
+    parts = [f"<h2>{e(t['roster'])}</h2><table><tr><th>{e(t['student'])}</th><th>{e(t['total'])}</th>"]
+    parts += [f"<th><code>{e(name)}</code></th>" for name in names] + ["</tr>"]
+    for outcome in outcomes:
+        if outcome.report is None:
+            parts.append(f"<tr><td>{e(outcome.student)}</td><td colspan=\"{len(names) + 1}\">{e(outcome.error)}</td></tr>")
+            continue
+        link = "reports/" + urllib.parse.quote(f"{outcome.student}.json")
+        scores = {x["id"]: x for x in outcome.report["exercises"]}
+        cells = "".join(f"<td>{scores[name]['score']:g}</td>" if name in scores else "<td></td>" for name in names)
+        parts.append(f'<tr><td><a href="{e(link)}">{e(outcome.student)}</a></td>'
+                     f"<td>{outcome.report['score']:g}</td>{cells}</tr>")
+    return parts + ["</table>"]
+
+
+def render(outcomes: list[Graded], rates: list[dict[str, Any]], seed: int, lang: str = "en",
+           pairs: list[Pair] | None = None, threshold: float | None = None, unchecked: str = "") -> str:
+    """The whole page. `pairs` None: similarity not checked, because `unchecked` ('off', 'missing', 'shard')."""
     t, e = TEXT["zh" if lang == "zh" else "en"], html.escape
     graded = [o for o in outcomes if o.report is not None]
     scores = [o.report["score"] for o in graded]
@@ -155,5 +228,7 @@ def render(outcomes: list[Graded], rates: list[dict[str, Any]], seed: int, lang:
         parts.append(f"<h2>{e(t['errors'])}</h2><ul>")
         parts += [f"<li><code>{e(o.student)}</code>: {e(o.error)}</li>" for o in errors]
         parts.append("</ul>")
+    parts += _similar_pairs(pairs, threshold, unchecked, t)
+    parts += _roster(outcomes, t)
     parts.append("</body></html>\n")
     return "".join(parts)

@@ -15,6 +15,7 @@ import pytest
 
 from conftest import REPO, SOLUTIONS, plant, run_grader
 from plants import code_of
+from grader import similarity
 from grader.export_student import find_reference_code
 
 WRONG_LSTM_CELL = code_of("h = o * c")
@@ -331,7 +332,8 @@ def test_the_class_report_ranks_mistakes_by_students_and_escapes_what_submission
 
 
 def test_batch_shards_merged_equal_the_unsharded_run(batch_run, tmp_path: Path) -> None:
-    """Two slices graded apart, then `merge`: the same grades, pass rates and class report as one run."""
+    """Two slices graded apart, then `merge`: the same grades, pass rates, similar pairs and class report as one
+    run (the pair alice-bob spans the two slices)."""
     _, whole = batch_run
     submissions = whole.parent / "submissions"
     for k in (1, 2):
@@ -342,8 +344,12 @@ def test_batch_shards_merged_equal_the_unsharded_run(batch_run, tmp_path: Path) 
     assert [r["student"] for r in graded[1]] == ["alice", "carol"] and [r["student"] for r in graded[2]] == ["bob"]
     merged = run_grader("merge", str(tmp_path / "shard2"), str(tmp_path / "shard1"), "--out", str(tmp_path / "merged"))
     assert merged.returncode == 1 and "2/3 submissions graded" in merged.stdout, merged.stderr  # carol
-    for name in ("grades.csv", "pass_rates.csv", "report.html"):
+    for name in ("grades.csv", "pass_rates.csv", "report.html", "sources.json"):
         assert (tmp_path / "merged" / name).read_bytes() == (whole / name).read_bytes(), name
+    assert not (tmp_path / "shard1" / "similarity.csv").exists()  # a slice cannot see the whole class
+    if similarity.available():  # alice and bob hand in the same solutions, from different slices
+        assert (tmp_path / "merged" / "similarity.csv").read_bytes() == (whole / "similarity.csv").read_bytes()
+        assert "alice,bob" in (whole / "similarity.csv").read_text(encoding="utf-8")
     assert (tmp_path / "merged" / "reports" / "bob.json").read_bytes() == \
         (tmp_path / "shard2" / "reports" / "bob.json").read_bytes()
 

@@ -431,7 +431,7 @@ def test_workflow_commands_are_stopped_while_learner_code_runs() -> None:
 
 
 def test_tests_workflow_runs_everywhere() -> None:
-    """.github/workflows/tests.yml: 3 OSes x Python 3.11, 3.12; CPU torch; the solutions grade; pytest."""
+    """.github/workflows/tests.yml: 3 OSes x Python 3.11, 3.12; CPU torch; the solutions grade; the extra; pytest."""
     yaml = pytest.importorskip("yaml")
     workflow = yaml.safe_load((REPO / ".github" / "workflows" / "tests.yml").read_text(encoding="utf-8"))
     (job,) = workflow["jobs"].values()
@@ -444,6 +444,7 @@ def test_tests_workflow_runs_everywhere() -> None:
         ("runner.os == 'macOS'", "pip install torch==2.13.0"),
         ("", "pip install -r requirements.txt"),
         ("", "python -m grader --target solutions"),
+        ("", "pip install -r requirements-dev.txt"),
         ("", "python -m pytest"),
     ]
     setup = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/setup-python@"))
