@@ -25,7 +25,7 @@ TEXT = {
            "scores": "Score distribution", "mean": "mean {mean:.1f}, median {median:g}",
            "exercises": "Average score per exercise", "checks": "Pass rate per check, lowest first",
            "mistakes": "Mistakes the hints named, most common first", "students": "students",
-           "example": "example hint", "none": "No hint named a mistake.", "errors": "Not graded",
+           "example": "example hint", "colon": ": ", "none": "No hint named a mistake.", "errors": "Not graded",
            "mistake": "mistake", "function": "function", "check": "check", "rate": "passed",
            "similar": "Submissions whose exercise code is alike",
            "similar_about": "Names, strings, comments, whitespace and the stubs' own text are not compared, nor "
@@ -42,7 +42,7 @@ TEXT = {
            "scores": "分数分布", "mean": "平均 {mean:.1f}，中位数 {median:g}",
            "exercises": "各练习平均分", "checks": "各检查通过率（从低到高）",
            "mistakes": "提示指出的错误（按人数从多到少）", "students": "人数",
-           "example": "提示示例", "none": "没有提示指出具体错误。", "errors": "未能评分",
+           "example": "提示示例", "colon": "：", "none": "没有提示指出具体错误。", "errors": "未能评分",
            "mistake": "错误", "function": "函数", "check": "检查", "rate": "通过",
            "similar": "练习代码相似的提交",
            "similar_about": "比较时不看名字、字符串、注释、空白和题目模板自带的文字，也不看全班五分之一以上的人都有的代码。"
@@ -67,10 +67,10 @@ h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}
 table{border-collapse:collapse;width:100%;font-size:.9rem}td,th{padding:.25rem .4rem;text-align:left;
 vertical-align:top;border-bottom:1px solid #ddd}
 .bar{background:#eee;height:.9rem;min-width:6rem}.bar div{background:#4a7bd0;height:100%}
-.low .bar div{background:#d0574a}code{font-size:.85rem;word-break:break-all}
+.low .bar div{background:#d0574a}code{font-size:.85rem;overflow-wrap:break-word}
 .side{display:grid;grid-template-columns:1fr 1fr;gap:.5rem}.side>div{min-width:0}.side h4{margin:.5rem 0 .2rem;font-size:.85rem}
 .side pre{margin:0;padding:.4rem;background:#f6f6f6;overflow:auto;max-height:30rem;font-size:.75rem}
-mark{background:#ffd54a}details{margin:.5rem 0;border:1px solid #ddd;padding:.3rem .5rem}summary{cursor:pointer}
+tr:has(+ .example) td{border-bottom:0}.example td{font-size:.8rem;color:#555}.wide{overflow-x:auto}mark{background:#ffd54a}details{margin:.5rem 0;border:1px solid #ddd;padding:.3rem .5rem}summary{cursor:pointer}
 @media (max-width:40rem){.side{grid-template-columns:1fr}}
 """
 
@@ -177,7 +177,8 @@ def _roster(outcomes: list[Graded], t: dict[str, str]) -> list[str]:
     e = html.escape
     names = [x["id"] for x in next((o.report["exercises"] for o in outcomes if o.report is not None), [])
              if x["max_score"]]
-    parts = [f"<h2>{e(t['roster'])}</h2><table><tr><th>{e(t['student'])}</th><th>{e(t['total'])}</th>"]
+    parts = [f"<h2>{e(t['roster'])}</h2><div class=\"wide\"><table><tr><th>{e(t['student'])}</th>"
+             f"<th>{e(t['total'])}</th>"]
     parts += [f"<th><code>{e(name)}</code></th>" for name in names] + ["</tr>"]
     for outcome in outcomes:
         if outcome.report is None:
@@ -188,7 +189,7 @@ def _roster(outcomes: list[Graded], t: dict[str, str]) -> list[str]:
         cells = "".join(f"<td>{scores[name]['score']:g}</td>" if name in scores else "<td></td>" for name in names)
         parts.append(f'<tr><td><a href="{e(link)}">{e(outcome.student)}</a></td>'
                      f"<td>{outcome.report['score']:g}</td>{cells}</tr>")
-    return parts + ["</table>"]
+    return parts + ["</table></div>"]
 
 
 def render(outcomes: list[Graded], rates: list[dict[str, Any]], seed: int, lang: str = "en",
@@ -216,10 +217,10 @@ def render(outcomes: list[Graded], rates: list[dict[str, Any]], seed: int, lang:
     parts.append(f"</table><h2>{e(t['mistakes'])}</h2>")
     mistakes = named_mistakes(outcomes)
     if mistakes:
-        parts.append(f"<table><tr><th>{e(t['students'])}</th><th>{e(t['function'])}</th><th>{e(t['mistake'])}</th>"
-                     f"<th>{e(t['example'])}</th></tr>")
-        parts += [f"<tr><td>{m.students}</td><td><code>{e(m.function)}</code></td><td><code>{e(m.key)}</code></td>"
-                  f"<td>{e(m.example)}</td></tr>" for m in mistakes]
+        parts.append(f"<table><tr><th>{e(t['students'])}</th><th>{e(t['function'])}</th><th>{e(t['mistake'])}</th></tr>")
+        parts += [f"<tr><td>{m.students}</td><td><code>{e(m.function)}</code></td><td><code>{e(m.key)}</code></td></tr>"
+                  f'<tr class="example"><td></td><td colspan="2">{e(t["example"])}{t["colon"]}{e(m.example)}</td></tr>'
+                  for m in mistakes]
         parts.append("</table>")
     else:
         parts.append(f"<p>{e(t['none'])}</p>")
