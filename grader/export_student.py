@@ -20,7 +20,7 @@ from grader.target import REPO_ROOT
 
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
 COPIED_FOLDERS = ("exercises", "guides", "img", "tools", ".github")
-COPIED_FILES = ("requirements.txt", ".gitignore")
+COPIED_FILES = ("requirements.txt", ".gitignore", "start_here.ipynb")
 # The project's own CI: it grades solutions/ and runs tests/, which a student copy lacks.
 NOT_COPIED = (".github/workflows/tests.yml",)
 # README blocks between these markers are for maintainers and instructors only.

@@ -64,6 +64,7 @@ def to_json(results: list[ExerciseResult], info: RunInfo) -> dict[str, Any]:
                         "max_score": _number(t.max_score),
                         **({"hint": t.hint} if t.status != "passed" else {}),
                         **({"mistakes": t.mistake.split("+")} if t.mistake and t.status != "passed" else {}),
+                        **({"difference": t.difference} if t.difference and t.status != "passed" else {}),
                         "visibility": t.visibility,
                         **({"output": t.output} if t.output else {}),
                     }

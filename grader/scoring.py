@@ -31,6 +31,7 @@ class TestResult:
     output: str = ""  # what the learner's code printed during this test, made safe to show
     kind: str = "runs"  # runs, shape, named, values, gradients: what sort of mistake (see fix_first)
     mistake: str = ""  # the diagnosed mistake's key, where one was named
+    difference: dict[str, Any] | None = None  # a wrong value: where, and the numbers around it (see `difference`)
 
 
 @dataclass
@@ -76,6 +77,33 @@ def _skip_reason(record: dict[str, Any]) -> str:
     return str(longrepr).rsplit("Skipped: ", 1)[-1].strip(" ')\"")
 
 
+def _numbers(values: Any, limit: int) -> list[float] | None:
+    if not isinstance(values, list) or not 0 < len(values) <= limit:
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return None
+    return [float(v) for v in values]
+
+
+def difference(meta: dict[str, Any], lang: str) -> dict[str, Any] | None:
+    """The judge's expected-vs-got data for a wrong value, checked field by field (None when malformed):
+    quantity, index of the first wrong element, the learner's and torch's values from `start` along the
+    last axis, the largest error, and where that is (step, direction, gate) in the report's language."""
+    data = meta.get("difference")
+    if not isinstance(data, dict):
+        return None
+    got, expected = _numbers(data.get("got"), 16), _numbers(data.get("expected"), 16)
+    index = data.get("index")
+    if got is None or expected is None or len(got) != len(expected) or not isinstance(index, list) \
+            or not all(isinstance(i, int) and not isinstance(i, bool) for i in index) or len(index) > 8:
+        return None
+    start, worst, where = data.get("start"), data.get("worst"), data.get(f"where_{lang}", "")
+    if not isinstance(start, int) or not isinstance(worst, (int, float)) or not isinstance(where, str):
+        return None
+    return {"quantity": safe_output(str(data.get("quantity", ""))[:40]), "index": index, "start": start,
+            "got": got, "expected": expected, "worst": float(worst), "where": safe_output(where[:200])}
+
+
 def score_test(record: dict[str, Any], lang: str, seed: int) -> TestResult:
     meta = record.get("metadata", {})
     status = _status(record)
@@ -95,6 +123,7 @@ def score_test(record: dict[str, Any], lang: str, seed: int) -> TestResult:
         visibility=meta.get("visibility") if meta.get("visibility") in VISIBILITIES else "visible",
         kind=meta.get("kind") if meta.get("kind") in KINDS else "runs",
         mistake=str(meta.get("mistake") or ""),
+        difference=difference(meta, lang) if status != "passed" else None,
     )
 
 

@@ -58,7 +58,7 @@ def test_student_copy_has_no_solutions_and_no_tests(student_copy: Path) -> None:
     assert not (student_copy / ".github" / "workflows" / "tests.yml").exists()  # it needs both
     for name in ("README.md", "requirements.txt", "grader/cli.py", "grader/judge/plugin.py",
                  "exercises/ex3_lstm.py", "exercises/modules.py", "guides/en/ex3_lstm.md", "guides/zh/ex3_lstm.md",
-                 "img/lstm_cell.svg", ".github/workflows/classroom.yml"):
+                 "img/lstm_cell.svg", ".github/workflows/classroom.yml", "start_here.ipynb", "grader/notebook.py"):
         assert (student_copy / name).is_file(), name
 
 

@@ -146,7 +146,7 @@ def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
 def _verdict(error: BaseException) -> dict[str, str]:
     if isinstance(error, Fail):
         return {"hint_en": error.en, "hint_zh": error.zh, "verdict": error.status, "kind": error.kind,
-                "mistake": error.mistake}
+                "mistake": error.mistake, **({"difference": error.difference} if error.difference else {})}
     if isinstance(error, TestTimeout):
         return {
             "hint_en": f"Timed out after {TEST_TIME_LIMIT_S:g} s: look for a loop that never ends.",

@@ -43,13 +43,15 @@ class Fail(AssertionError):
     mistake, `mistake` its key), "values", "gradients"; "todo" is not a mistake: not written yet.
     """
 
-    def __init__(self, en: str, zh: str, status: str = "failed", kind: str = "runs", mistake: str = ""):
+    def __init__(self, en: str, zh: str, status: str = "failed", kind: str = "runs", mistake: str = "",
+                 difference: dict[str, Any] | None = None):
         super().__init__(en)
         self.en = en
         self.zh = zh
         self.status = status
         self.kind = kind
         self.mistake = mistake
+        self.difference = difference  # a wrong value: where, and the numbers around it (see `difference`)
 
 
 @dataclass(frozen=True)
@@ -729,13 +731,14 @@ def expect_close(label: str, name: str, dims: str, got: torch.Tensor, want: torc
     first = tuple(int(i) for i in bad.nonzero()[0].tolist())
     worst = float(diff.nan_to_num(nan=float("inf")).max())
     found, where = diagnoser(first) if diagnoser else (None, None)
+    where = where or diagnose.Found("", "", "")
+    seen = difference(name, got_d, want_d, first, worst, where)
     if found is not None:
         raise Fail(
             f"{label}: {found.en} (Your {name} is off by up to {worst:.3g}.) {case_text.en}",
             f"{label}：{found.zh}（你的 {name} 最多相差 {worst:.3g}。）{case_text.zh}",
-            kind="named", mistake=found.key,
+            kind="named", mistake=found.key, difference=seen,
         )
-    where = where or diagnose.Found("", "", "")
     where_en = f", {where.en.strip()}" if where.en else ""
     where_zh = f"，{where.zh}" if where.zh else ""
     raise Fail(
@@ -743,8 +746,28 @@ def expect_close(label: str, name: str, dims: str, got: torch.Tensor, want: torc
         f"{float(got_d[first]):.6g}, expected {float(want_d[first]):.6g}) {case_text.en}.",
         f"{label}：{name} 与 {versus} 的结果最多相差 {worst:.3g}（首个不同位置 {first}{where_zh}：得到 "
         f"{float(got_d[first]):.6g}，应为 {float(want_d[first]):.6g}）{case_text.zh}。",
-        kind="values",
+        kind="values", difference=seen,
     )
+
+
+DIFFERENCE_WINDOW = 8  # values shown around the first wrong one, along the last axis
+
+
+def difference(name: str, got: torch.Tensor, want: torch.Tensor, first: tuple[int, ...], worst: float,
+               where: diagnose.Found) -> dict[str, Any]:
+    """For the report's expected-vs-got view: the first wrong element's index, and a few values of the learner's
+    and of torch's result along the last axis around it (which unit of which step, gate or direction)."""
+    if got.dim() == 0:
+        start, got_row, want_row = 0, got.reshape(1), want.reshape(1)
+    else:
+        size = got.shape[-1]
+        start = max(0, min(first[-1] - DIFFERENCE_WINDOW // 2, size - DIFFERENCE_WINDOW))
+        got_row = got[first[:-1]][start:start + DIFFERENCE_WINDOW]
+        want_row = want[first[:-1]][start:start + DIFFERENCE_WINDOW]
+    return {"quantity": name, "index": list(first), "start": start, "worst": worst,
+            "got": [float(f"{v:.6g}") for v in got_row.double().tolist()],
+            "expected": [float(f"{v:.6g}") for v in want_row.double().tolist()],
+            "where_en": where.en.strip(), "where_zh": where.zh.strip()}
 
 
 def _nonfinite_hint(label: str, name: str, got: torch.Tensor, want: torch.Tensor, case_text: Text, versus: str,
@@ -784,7 +807,7 @@ def expect_outputs(label: str, got: Any, want: Any, spec: Spec, case_text: Text,
         also = in_place_hint(label, modified)
         raise Fail(f"{failure.en} It also {also.en.removeprefix(label + ' ')}",
                    f"{failure.zh} 此外，它{also.zh.removeprefix(label + ' ')}",
-                   failure.status, failure.kind, failure.mistake) from None
+                   failure.status, failure.kind, failure.mistake, failure.difference) from None
     if modified is not None:
         raise in_place_hint(label, modified)
     return flat
