@@ -14,7 +14,10 @@ Runs, as subprocesses from the repository root and interleaved round by round
      environment, but without the grader around it
 
 then grades a folder of generated submissions (copies of solutions/, every other
-one with a planted mistake) with `python -m grader batch DIR`.
+one with a planted mistake) with `python -m grader batch DIR`, and measures the two
+ways a learner re-grades while working: `--watch` (from saving the exercise file to
+the result on screen) and `check(EXERCISE)` in a Jupyter kernel (needs jupyter_client
+and ipykernel: requirements-dev.txt; skipped without them).
 Prints a table of medians, minima, ratios to the floor and peak memory, and the
 goals met or not, and writes them with the machine's description to --out.
 
@@ -48,6 +51,8 @@ MIB = 2**20
 FULL_GOAL_X = 2.0  # a full grade: at most this many times `import torch`
 ONE_GOAL_X = 1.5  # one exercise
 OVERHEAD_GOAL = 0.20  # the grader over bare pytest on the same suites: less than this
+WATCH_GOAL_S = 0.5  # --watch: from saving a file to the result, at most this (median)
+BATCH_GOAL_PER_MINUTE = 120.0  # batch over the generated submissions: at least this many per minute
 
 
 def _plants() -> list[tuple[str, str]]:
@@ -311,6 +316,84 @@ def run_batch(count: int, device: str, seed: int, timeout_s: float) -> BatchResu
                            measurement)
 
 
+@dataclass
+class Latency:
+    label: str
+    shown: str
+    seconds: list[float]
+    tree_rss_bytes: int
+
+
+def _read_until(stream, marker: str, deadline: float) -> None:
+    for line in stream:
+        if marker in line:
+            return
+        if time.monotonic() > deadline:
+            break
+    raise BenchmarkError(f"no line with {marker!r} before the time limit (or the process ended)")
+
+
+def run_watch(one: str, device: str, seed: int, rounds: int, timeout_s: float) -> Latency:
+    """`python -m grader ONE --watch` on a copy of solutions/: from appending a line to the exercise file to
+    the end of the result it prints (the next 'Watching' line), `rounds` times."""
+    with tempfile.TemporaryDirectory(prefix="rnn-bench-watch-") as tmp:
+        target = Path(tmp) / "solutions"
+        shutil.copytree(SOLUTIONS, target, ignore=shutil.ignore_patterns("__pycache__"))
+        exercise = next(target.glob(f"{one}*.py"), None) or next(target.glob("ex*.py"))
+        argv = [sys.executable, "-m", "grader", one, "--target", str(target), "--seed", str(seed), "--device", device,
+                "--lang", "en", "--watch"]
+        env = {**base_environment(), "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen(argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        poller = TreeMemoryPoller(process.pid)
+        seconds = []
+        try:
+            _read_until(process.stdout, "Watching", time.monotonic() + timeout_s)
+            for number in range(rounds):
+                time.sleep(1.0)  # a new modification time
+                with open(exercise, "a", encoding="utf-8") as file:
+                    file.write(f"\n# edit {number}\n")
+                saved = time.perf_counter()
+                _read_until(process.stdout, "Watching", time.monotonic() + timeout_s)
+                seconds.append(time.perf_counter() - saved)
+                print(f"  watch re-grade {number + 1}: {seconds[-1]:.2f} s", file=sys.stderr, flush=True)
+        finally:
+            peak = poller.stop()
+            _kill_group(process.pid)
+            process.wait()
+        shown = shlex.join(["python", *argv[1:]]).replace(str(target), "$TMP/solutions")
+        return Latency(f"--watch: save to result ({one})", shown, seconds, peak)
+
+
+def run_notebook_check(one: str, device: str, seed: int, rounds: int, timeout_s: float) -> Latency | None:
+    """`check(ONE, target="solutions")` in a python3 Jupyter kernel started in the repository root, after
+    `from grader import check`: from sending the cell to the kernel going idle. None without jupyter_client."""
+    try:
+        from jupyter_client.manager import start_new_kernel
+    except ImportError:
+        print("  check() in a kernel: skipped (no jupyter_client; python -m pip install -r requirements-dev.txt)",
+              file=sys.stderr)
+        return None
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(REPO))
+    poller = TreeMemoryPoller(manager.provisioner.process.pid) if manager.provisioner else None
+    code = f"r = check({one!r}, target='solutions', seed={seed}, device={device!r}); r.max_score"
+    seconds = []
+    try:
+        client.execute_interactive("from grader import check", timeout=timeout_s)
+        for number in range(rounds):
+            started = time.perf_counter()
+            reply = client.execute_interactive(code, timeout=timeout_s, output_hook=lambda message: None)
+            seconds.append(time.perf_counter() - started)
+            if reply["content"]["status"] != "ok":
+                raise BenchmarkError(f"check() in the kernel failed: {reply['content']}")
+            print(f"  check() in a kernel {number + 1}: {seconds[-1]:.2f} s", file=sys.stderr, flush=True)
+    finally:
+        peak = poller.stop() if poller else 0
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    return Latency(f"check({one!r}) in a Jupyter kernel", code, seconds, peak)
+
+
 def show(invocation: Invocation, scratch: Path) -> str:
     """The command line with its non-inherited environment, paths shortened to $REPO and $TMP."""
     inherited = base_environment()
@@ -340,7 +423,7 @@ class Row:
     extra: str = ""
 
 
-def summarize(series: dict[str, Series], batch: BatchResult | None) -> list[Row]:
+def summarize(series: dict[str, Series], batch: BatchResult | None, latencies: list[Latency]) -> list[Row]:
     floor = series["torch"].runs
     floor_median = statistics.median(m.wall_s for m in floor)
     rows = []
@@ -355,11 +438,16 @@ def summarize(series: dict[str, Series], batch: BatchResult | None) -> list[Row]
         m = batch.measurement
         rows.append(Row(batch.label, m.wall_s, m.wall_s, None, None, m.tree_rss_bytes / MIB,
                         m.largest_process_bytes / MIB, 1, f"{batch.per_minute:.1f} submissions/min"))
+    for latency in latencies:
+        median = statistics.median(latency.seconds)
+        rows.append(Row(latency.label, median, min(latency.seconds), median / floor_median, None,
+                        latency.tree_rss_bytes / MIB, 0.0, len(latency.seconds)))
     return rows
 
 
-def goals(series: dict[str, Series]) -> list[tuple[str, str, bool]]:
-    """(goal, measured, met) for the three goals, from the medians."""
+def goals(series: dict[str, Series], batch: BatchResult | None = None,
+          latencies: list[Latency] | None = None) -> list[tuple[str, str, bool]]:
+    """(goal, measured, met) for each goal measured, from the medians."""
     median = {key: statistics.median(m.wall_s for m in s.runs) for key, s in series.items()}
     full_x, one_x = median["full"] / median["torch"], median["one"] / median["torch"]
     overhead = median["full"] / median["bare"] - 1.0
@@ -367,7 +455,11 @@ def goals(series: dict[str, Series]) -> list[tuple[str, str, bool]]:
         (f"full grade ≤ {FULL_GOAL_X}× import torch", f"{full_x:.2f}×", full_x <= FULL_GOAL_X),
         (f"one exercise ≤ {ONE_GOAL_X}× import torch", f"{one_x:.2f}×", one_x <= ONE_GOAL_X),
         (f"overhead over bare pytest < {OVERHEAD_GOAL:.0%}", f"{overhead:+.1%}", overhead < OVERHEAD_GOAL),
-    ]
+    ] + ([(f"batch ≥ {BATCH_GOAL_PER_MINUTE:g} submissions/min", f"{batch.per_minute:.1f}/min",
+           batch.per_minute >= BATCH_GOAL_PER_MINUTE)] if batch is not None else []) + [
+        (f"watch re-grade ≤ {WATCH_GOAL_S:g} s", f"{statistics.median(latency.seconds):.2f} s",
+         statistics.median(latency.seconds) <= WATCH_GOAL_S)
+        for latency in latencies or [] if latency.label.startswith("--watch")]
 
 
 def render_table(rows: list[Row]) -> str:
@@ -433,7 +525,7 @@ def machine_facts(torch: dict[str, str]) -> dict[str, str]:
 
 def render_results(facts: dict[str, str], when: str, device: str, load: tuple[tuple[float, ...], tuple[float, ...]],
                    rows: list[Row], met: list[tuple[str, str, bool]], series: dict[str, Series],
-                   batch: BatchResult | None, rounds: int, warmup: bool) -> str:
+                   batch: BatchResult | None, rounds: int, warmup: bool, latencies: list[Latency] | None = None) -> str:
     start, end = load
     cores = len(os.sched_getaffinity(0))
     busy = start[0] >= 0.5
@@ -464,6 +556,9 @@ def render_results(facts: dict[str, str], when: str, device: str, load: tuple[tu
         lines += [f"- {item.command.label}{note}:", f"  `{item.shown}`"]
     if batch is not None:
         lines += [f"- {batch.label}, every other one with a planted mistake:", f"  `{batch.shown}`"]
+    for latency in latencies or []:
+        lines += [f"- {latency.label} (one row: the median and minimum of {len(latency.seconds)} re-grades of one "
+                  "process that stays up; its tree RSS is that process's):", f"  `{latency.shown}`"]
     return "\n".join(lines) + "\n"
 
 
@@ -534,9 +629,13 @@ def benchmark(args: argparse.Namespace) -> int:
     if not args.no_batch:
         print(f"Grading a folder of {args.batch_size} submissions ...", file=sys.stderr)
         batch = run_batch(args.batch_size, args.device, args.seed, args.timeout)
-    rows, met = summarize(series, batch), goals(series)
+    print("Re-grading while working: --watch and check() in a notebook ...", file=sys.stderr)
+    latencies = [run_watch(args.one, args.device, args.seed, args.rounds, args.timeout)]
+    in_kernel = run_notebook_check(args.one, args.device, args.seed, args.rounds, args.timeout)
+    latencies += [in_kernel] if in_kernel is not None else []
+    rows, met = summarize(series, batch, latencies), goals(series, batch, latencies)
     text = render_results(facts, when, args.device, (load_start, os.getloadavg()), rows, met, series, batch,
-                          args.rounds, warmup)
+                          args.rounds, warmup, latencies)
     print("\n" + render_table(rows) + "\n\n" + render_goals(met), flush=True)
     args.out.expanduser().write_text(text, encoding="utf-8")
     print(f"\nWritten to {args.out}", file=sys.stderr)
