@@ -192,15 +192,21 @@ def parse_options(argv: list[str]) -> Options:
     )
 
 
-def grade(options: Options) -> int:
-    started = time.monotonic()
-    plan = runner.RunPlan(exercises=options.exercises, target=options.target, device=options.device,
+def _plan(options: Options) -> runner.RunPlan:
+    return runner.RunPlan(exercises=options.exercises, target=options.target, device=options.device,
                           seed=options.seed, test_timeout_s=options.test_timeout_s,
                           memory_mib=options.memory_mib, private_suites=options.suites,
                           confine=os.environ.get("GRADER_CONFINE", "auto"))
+
+
+def grade(options: Options) -> int:
+    started = time.monotonic()
+    plan = _plan(options)
     progress = report.ProgressLine(sys.stderr, options.lang)
     human = sys.stderr if options.json_path == "-" else sys.stdout
-    before = fingerprint.take(fingerprint.grader_files())
+    # A judge primed for this run (--watch) started after this fingerprint: it covers the files it imported.
+    before = runner.primed_baseline(plan)
+    before = fingerprint.take(fingerprint.grader_files()) if before is None else before
     platform_files = fingerprint.take(platform_guard.platform_files(os.environ, options.gradescope_path))
     # Under GitHub Actions nothing printed while learner code runs is taken as a workflow command.
     with platform_guard.CommandStop(human, os.environ):
@@ -312,6 +318,15 @@ def _run_subcommand(name: str, argv: list[str]) -> int:
         return EXIT_GRADER
 
 
+def grade_and_prime(options: Options) -> int:
+    """--watch: grade, then start the next run's judge at once, so the next save is graded without waiting for
+    Python and torch to start (a fresh judge and sandbox all the same)."""
+    try:
+        return grade(options)
+    finally:
+        runner.prime(_plan(options), fingerprint.take(fingerprint.grader_files()))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in SUBCOMMANDS:
@@ -322,7 +337,10 @@ def main(argv: list[str] | None = None) -> int:
         return _report_usage_error("python -m grader", error, argv)
     try:
         if options.watch:
-            return watch.watch(lambda: grade(options), options.target, sys.stderr, options.lang)
+            try:
+                return watch.watch(lambda: grade_and_prime(options), options.target, sys.stderr, options.lang)
+            finally:
+                runner.discard_primed()
         return grade(options)
     except runner.GraderFailure as error:
         sys.stderr.write(f"python -m grader: the grader itself failed: {error}\n")

@@ -283,30 +283,112 @@ def _wait(process: subprocess.Popen, timeout_s: float, workdir: Path, on_progres
                     on_progress(len(_read_progress(workdir / "progress.log")[1]), total)
 
 
-def _start_judge(plan: RunPlan, report_file: Path, deselect: list[str], workdir: Path, key: bytes,
+def _spawn_judge(plan: RunPlan, report_file: Path, deselect: list[str], workdir: Path,
                  errors: BinaryIO) -> subprocess.Popen:
-    process = subprocess.Popen(
+    """The judge, started: it imports torch, starts its sandbox, then waits for its key (see `_go`)."""
+    return subprocess.Popen(
         _pytest_command(plan, report_file, deselect), cwd=plan.suites_dir, env=_judge_environment(plan, workdir),
         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors,
     )
+
+
+def _go(process: subprocess.Popen, key: bytes) -> None:
+    """Hand the judge its key: it collects and runs the tests from then on."""
     assert process.stdin is not None
     try:
         process.stdin.write(key)
         process.stdin.close()
     except OSError:
-        pass  # the judge died at once: its round reports why
-    return process
+        pass  # the judge died: its round reports why
+
+
+@dataclass
+class _Primed:
+    """A judge started ahead of time for the next run of `plan`, waiting for its key."""
+
+    plan: RunPlan
+    process: subprocess.Popen
+    scratch: tempfile.TemporaryDirectory
+    errors: BinaryIO
+    baseline: Any  # what the caller fingerprinted before the judge started (see `primed_baseline`)
+
+    @property
+    def workdir(self) -> Path:
+        return Path(self.scratch.name)
+
+
+_PRIMED: list[_Primed] = []  # at most one
+
+
+def prime(plan: RunPlan, baseline: Any = None) -> None:
+    """Start the judge (and so its sandbox) of the next run of `plan` now, for `--watch`: the next `run_suites`
+    with the same plan sends it its key and pays only for the checks, not for starting Python and torch twice.
+    It is a fresh judge and a fresh sandbox, as in every run (never one that graded before), started after
+    everything of the last run was killed; it reads the learner's files only once it is told to go. `baseline` is
+    kept for the caller (a fingerprint of the grader's files taken before it started)."""
+    discard_primed()
+    if plan.private_suites is not None:
+        return  # the merged suites folder lives only as long as one run
+    reaper.adopt_orphans()
+    scratch = tempfile.TemporaryDirectory(prefix="rnn-grader-")
+    errors = open(Path(scratch.name) / "judge.err", "wb")
+    process = _spawn_judge(plan, Path(scratch.name) / "report.json", [], Path(scratch.name), errors)
+    _PRIMED.append(_Primed(plan, process, scratch, errors, baseline))
+
+
+def primed_baseline(plan: RunPlan) -> Any:
+    """The baseline given to `prime` when a judge is primed for this plan, else None."""
+    return _PRIMED[0].baseline if _PRIMED and _PRIMED[0].plan == plan else None
+
+
+def discard_primed() -> None:
+    """Stop a primed judge that will not be used, and everything it started."""
+    while _PRIMED:
+        primed = _PRIMED.pop()
+        for child in _descendants(primed.process.pid):
+            _kill_quietly(child)
+        primed.process.kill()
+        primed.process.wait()
+        primed.errors.close()
+        primed.scratch.cleanup()
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def _kill_quietly(process: psutil.Process) -> None:
+    try:
+        process.kill()
+    except psutil.Error:
+        pass
+
+
+def _take_primed(plan: RunPlan, deselect: list[str]) -> _Primed | None:
+    if deselect or not _PRIMED or _PRIMED[0].plan != plan or _PRIMED[0].process.poll() is not None:
+        discard_primed()
+        return None
+    return _PRIMED.pop()
 
 
 def _run_round(plan: RunPlan, deselect: list[str], on_progress: Progress | None) -> _Round:
-    reaper.adopt_orphans()
+    primed = _take_primed(plan, deselect)
+    if primed is None:
+        reaper.adopt_orphans()
+        scratch = tempfile.TemporaryDirectory(prefix="rnn-grader-")
+        errors = open(Path(scratch.name) / "judge.err", "wb")
+        process = _spawn_judge(plan, Path(scratch.name) / "report.json", deselect, Path(scratch.name), errors)
+        primed = _Primed(plan, process, scratch, errors, None)
     key = seal.new_key()
-    with tempfile.TemporaryDirectory(prefix="rnn-grader-") as tmp:
+    with primed.scratch as tmp, primed.errors:
         workdir = Path(tmp)
         report_file = workdir / "report.json"
-        with open(workdir / "judge.err", "wb") as errors:
-            process = _start_judge(plan, report_file, deselect, workdir, key, errors)
-            returncode = _wait(process, plan.round_timeout_s, workdir, on_progress)
+        _go(primed.process, key)
+        returncode = _wait(primed.process, plan.round_timeout_s, workdir, on_progress)
+        primed.errors.close()
         reaper.kill_descendants()
         stderr = _read_text(workdir / "judge.err") or ""
         started, finished = _read_progress(workdir / "progress.log")

@@ -15,8 +15,10 @@ def snapshot(folder: Path) -> dict[str, int]:
 
 
 def watch(grade_once: Callable[[], int], folder: Path, stream: TextIO, lang: str,
-          poll_s: float = 0.5, max_runs: int | None = None) -> int:
-    """Grade, then grade again after every change; returns the last run's exit code."""
+          poll_s: float = 0.1, settle_s: float = 0.15, max_runs: int | None = None) -> int:
+    """Grade, then grade again after every change (once no file has changed for `settle_s`, so an editor has
+    finished writing); returns the last run's exit code. Each result is printed below the last: nothing the
+    learner was reading is cleared."""
     seen = snapshot(folder)
     code = grade_once()
     runs = 1
@@ -26,8 +28,13 @@ def watch(grade_once: Callable[[], int], folder: Path, stream: TextIO, lang: str
             stream.flush()
             while snapshot(folder) == seen:
                 time.sleep(poll_s)
-            time.sleep(poll_s)  # let the editor finish writing
             seen = snapshot(folder)
+            while True:  # let the editor finish writing
+                time.sleep(settle_s)
+                latest = snapshot(folder)
+                if latest == seen:
+                    break
+                seen = latest
             code = grade_once()
             runs += 1
     except KeyboardInterrupt:

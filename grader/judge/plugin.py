@@ -21,9 +21,6 @@ import pytest
 from grader import reaper, seal
 from grader.judge.remote import Sandbox
 
-# The key that seals this process's report; read before anything of the learner's starts.
-REPORT_KEY = seal.read_key(sys.stdin.buffer) if os.environ.get("GRADER_MANIFEST") else b""
-
 # Processes the learner's code leaves orphaned become this process's children, to be killed at the end.
 reaper.adopt_orphans()
 # The sandbox starts first, so that its import of torch overlaps with the judge's own.
@@ -44,6 +41,11 @@ from grader.judge.toolkit import TEST_TIME_LIMIT_S, Fail, Inputs, Settings, Test
 
 SETTINGS = settings_from_env()
 toolkit.SESSION.sandbox, toolkit.SESSION.run_seed = SANDBOX, SETTINGS.seed
+
+# The key that seals this process's report, read before any test (the sandbox is up but has loaded nothing of the
+# learner's yet). The grader may start a judge ahead of time (`runner.prime`, for --watch) and send the key only
+# when it is to grade: the judge waits here with its imports and its sandbox's done, and collects nothing before.
+REPORT_KEY = seal.read_key(sys.stdin.buffer) if os.environ.get("GRADER_MANIFEST") else b""
 
 # On CUDA, torch.nn's recurrent modules default to cuDNN, whose float32 math may use TF32
 # (about 1e-3 off) and whose backward needs training mode. The judge's oracle uses PyTorch's
