@@ -37,7 +37,7 @@ TEXT = {
            "similar_missing": "Not checked: copydetect is not installed (python -m pip install copydetect==0.5.0).",
            "similar_shard": "Checked when the slices are joined (python -m grader merge).",
            "pair": "{first} and {second}: {score:.0%} alike", "share": "{share:.0%} of {student}'s code",
-           "roster": "Students", "student": "student", "total": "total", "report": "report"},
+           "roster": "Students", "student": "student", "total": "total"},
     "zh": {"title": "班级报告", "graded": "共 {total} 份提交，已评分 {graded} 份，种子 {seed}",
            "scores": "分数分布", "mean": "平均 {mean:.1f}，中位数 {median:g}",
            "exercises": "各练习平均分", "checks": "各检查通过率（从低到高）",
@@ -53,7 +53,7 @@ TEXT = {
            "similar_missing": "未检查：没有安装 copydetect（python -m pip install copydetect==0.5.0）。",
            "similar_shard": "在合并各份结果时检查（python -m grader merge）。",
            "pair": "{first} 与 {second}：相似度 {score:.0%}", "share": "{student} 的代码中有 {share:.0%}",
-           "roster": "学生", "student": "学生", "total": "总分", "report": "报告"},
+           "roster": "学生", "student": "学生", "total": "总分"},
 }
 
 STYLE = """
