@@ -15,7 +15,7 @@ def snapshot(folder: Path) -> dict[str, int]:
 
 
 def watch(grade_once: Callable[[], int], folder: Path, stream: TextIO, lang: str,
-          poll_s: float = 0.1, settle_s: float = 0.15, max_runs: int | None = None) -> int:
+          poll_s: float = 0.1, settle_s: float = 0.1, max_runs: int | None = None) -> int:
     """Grade, then grade again after every change (once no file has changed for `settle_s`, so an editor has
     finished writing); returns the last run's exit code. Each result is printed below the last: nothing the
     learner was reading is cleared."""

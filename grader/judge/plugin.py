@@ -42,10 +42,21 @@ from grader.judge.toolkit import TEST_TIME_LIMIT_S, Fail, Inputs, Settings, Test
 SETTINGS = settings_from_env()
 toolkit.SESSION.sandbox, toolkit.SESSION.run_seed = SANDBOX, SETTINGS.seed
 
-# The key that seals this process's report, read before any test (the sandbox is up but has loaded nothing of the
-# learner's yet). The grader may start a judge ahead of time (`runner.prime`, for --watch) and send the key only
-# when it is to grade: the judge waits here with its imports and its sandbox's done, and collects nothing before.
-REPORT_KEY = seal.read_key(sys.stdin.buffer) if os.environ.get("GRADER_MANIFEST") else b""
+# The key that seals this process's report, read once the tests are collected and before any runs (the sandbox is
+# up but has loaded nothing of the learner's yet). The grader may start a judge ahead of time (`runner.prime`, for
+# --watch) and send the key only when it is to grade: the judge waits for it with its imports, its sandbox and its
+# collection done, having read none of the learner's files.
+# pytest points descriptor 0 at /dev/null while it captures, so the channel is kept aside first.
+_KEY_CHANNEL = os.fdopen(os.dup(0), "rb", buffering=0) if os.environ.get("GRADER_MANIFEST") else None
+_REPORT_KEY: list[bytes] = []
+
+
+def report_key() -> bytes:
+    if not _REPORT_KEY:
+        _REPORT_KEY.append(seal.read_key(_KEY_CHANNEL) if _KEY_CHANNEL is not None else b"")
+        if _KEY_CHANNEL is not None:
+            _KEY_CHANNEL.close()
+    return _REPORT_KEY[0]
 
 # On CUDA, torch.nn's recurrent modules default to cuDNN, whose float32 math may use TF32
 # (about 1e-3 off) and whose backward needs training mode. The judge's oracle uses PyTorch's
@@ -183,6 +194,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if MANIFEST_FILE:
         manifest = [{"nodeid": item.nodeid, **describe(item)} for item in session.items]
         Path(MANIFEST_FILE).write_text(json.dumps(manifest), encoding="utf-8")
+    report_key()
 
 
 def pytest_json_runtest_metadata(item: pytest.Item, call: pytest.CallInfo) -> dict[str, Any]:
@@ -204,4 +216,4 @@ def pytest_json_modifyreport(json_report: dict[str, Any]) -> None:
         "sandbox_restarts": SANDBOX.restarts,
         "confinement": SANDBOX.confinement,
     }
-    json_report["grader"]["seal"] = seal.sign(REPORT_KEY, json_report)
+    json_report["grader"]["seal"] = seal.sign(report_key(), json_report)
