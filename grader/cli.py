@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "export-student": ("export_student", "write a student copy of this repository, without the solutions"),
     "batch": ("batch", "grade a folder of submissions in parallel: grades.csv, pass rates, report.html"),
     "merge": ("merge", "join the results of batch --shard K/N runs into one"),
+    "serve": ("serve", "grade requests read from standard input, the next judge primed (for notebooks' check())"),
 }
 
 
@@ -192,7 +193,7 @@ def parse_options(argv: list[str]) -> Options:
     )
 
 
-def _plan(options: Options) -> runner.RunPlan:
+def run_plan(options: Options) -> runner.RunPlan:
     return runner.RunPlan(exercises=options.exercises, target=options.target, device=options.device,
                           seed=options.seed, test_timeout_s=options.test_timeout_s,
                           memory_mib=options.memory_mib, private_suites=options.suites,
@@ -201,7 +202,7 @@ def _plan(options: Options) -> runner.RunPlan:
 
 def grade(options: Options) -> int:
     started = time.monotonic()
-    plan = _plan(options)
+    plan = run_plan(options)
     progress = report.ProgressLine(sys.stderr, options.lang)
     human = sys.stderr if options.json_path == "-" else sys.stdout
     # A judge primed for this run (--watch) started after this fingerprint: it covers the files it imported.
@@ -324,7 +325,7 @@ def grade_and_prime(options: Options) -> int:
     try:
         return grade(options)
     finally:
-        runner.prime(_plan(options), fingerprint.take(fingerprint.grader_files()))
+        runner.prime(run_plan(options), fingerprint.take(fingerprint.grader_files()))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,9 @@
 """Grade from a notebook: `from grader import check`, then `check("ex3")`, or `check()` for every exercise.
 
 The grader runs as its own process on the files in exercises/ (what is saved on disk, not what the
-kernel has imported, so a stale import never matters), exactly as `python -m grader EX --json -` does,
+kernel has imported, so a stale import never matters), exactly as `python -m grader EX --json -` does:
+one `python -m grader serve` per kernel, which starts the next check's judge while the learner edits, so
+a re-check does not wait for Python and torch to start (a fresh judge and sandbox every time all the same),
 and the result shows as HTML in Jupyter, JupyterLab, VS Code and Colab: a bar per exercise, each failing
 check with its hint, and for a wrong value the first element that differs with its neighbours, yours
 against torch.nn's. Where HTML cannot show (a terminal, a plain console), it prints as text.
@@ -10,10 +12,14 @@ from __future__ import annotations
 
 import html
 import json
+import queue
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any
+
+import psutil
 
 from grader.target import REPO_ROOT
 
@@ -140,25 +146,95 @@ def _language(lang: str | None) -> str:
     return requested_language([])
 
 
+class _Server:
+    """One `python -m grader serve` for this kernel: requests in, one JSON line out per request."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "grader", "serve"], cwd=REPO_ROOT,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                        text=True, encoding="utf-8", errors="replace")
+        self.answers: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.answers.put(line)
+        self.answers.put(None)
+
+    def ask(self, argv: list[str], timeout_s: float) -> dict[str, Any] | None:
+        """The answer, or None when the server is gone or out of time (then it is stopped)."""
+        try:
+            assert self.process.stdin is not None
+            self.process.stdin.write(json.dumps({"argv": argv}) + "\n")
+            self.process.stdin.flush()
+            line = self.answers.get(timeout=timeout_s)
+            answer = json.loads(line) if line else None
+        except (OSError, ValueError, queue.Empty):
+            answer = None
+        if not isinstance(answer, dict):
+            self.stop()
+            return None
+        return answer
+
+    def stop(self) -> None:
+        try:
+            family = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.Error:
+            family = []
+        for process in [*family]:
+            try:
+                process.kill()
+            except psutil.Error:
+                pass
+        self.process.kill()
+        self.process.wait()
+
+
+_SERVER: list[_Server] = []
+
+
+def _served(argv: list[str], timeout_s: float) -> dict[str, Any] | None:
+    if not _SERVER or _SERVER[0].process.poll() is not None:
+        _SERVER[:] = [_Server()]
+    answer = _SERVER[0].ask(argv, timeout_s)
+    if answer is None:
+        _SERVER.clear()
+    return answer
+
+
+def _one_shot(argv: list[str], timeout_s: float) -> dict[str, Any]:
+    """`python -m grader ARGV --json -` in a process of its own: where the server could not answer."""
+    try:
+        done = subprocess.run([sys.executable, "-m", "grader", *argv, "--json", "-"], cwd=REPO_ROOT,
+                              capture_output=True, text=True, encoding="utf-8", errors="replace",
+                              timeout=timeout_s, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return {"exit": 3, "report": None, "error": f"no result within {timeout_s:g} s"}
+    if done.returncode in (0, 1):
+        try:
+            return {"exit": done.returncode, "report": json.loads(done.stdout), "error": ""}
+        except ValueError:
+            pass
+    return {"exit": done.returncode, "report": None, "error": done.stderr}
+
+
+def _last_message(text: str, exit_code: int) -> str:
+    lines = [line.removeprefix("python -m grader: ").removeprefix("error: ") for line in text.splitlines()
+             if line.strip() and not line.startswith("(see ")]
+    return lines[-1] if lines else f"exit code {exit_code}"
+
+
 def check(*exercises: str, target: str = "exercises", seed: int | None = None, lang: str | None = None,
           device: str = "cpu", timeout_s: float = 900) -> Result:
     """Grade `exercises` (ids or prefixes: "ex3", "lstm"; none: all) of `target` (exercises/ by default)."""
     language = _language(lang)
     typed = [repr(e) for e in exercises] + ([f"target={target!r}"] if target != "exercises" else [])
-    command = [sys.executable, "-m", "grader", *exercises, "--target", target, "--json", "-", "--lang", language,
-               "--device", device]
+    argv = [*exercises, "--target", target, "--lang", language, "--device", device]
     if seed is not None:
-        command += ["--seed", str(seed)]
-    try:
-        done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, encoding="utf-8",
-                              errors="replace", timeout=timeout_s, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        return Result(None, language, f"no result within {timeout_s:g} s", typed)
-    if done.returncode in (0, 1):
-        try:
-            return Result(json.loads(done.stdout), language, args=typed)
-        except ValueError:
-            pass
-    lines = [line.removeprefix("python -m grader: ").removeprefix("error: ") for line in done.stderr.splitlines()
-             if line.strip() and not line.startswith("(see ")]
-    return Result(None, language, lines[-1] if lines else f"exit code {done.returncode}", typed)
+        argv += ["--seed", str(seed)]
+    answer = _served(argv, timeout_s) or _one_shot(argv, timeout_s)
+    report = answer.get("report")
+    if answer.get("exit") in (0, 1) and isinstance(report, dict):
+        return Result(report, language, args=typed)
+    return Result(None, language, _last_message(str(answer.get("error") or ""), answer.get("exit", 3)), typed)

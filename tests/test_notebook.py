@@ -6,11 +6,14 @@ import html
 import json
 import random
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, grade, plant
+from conftest import REPO, SOLUTIONS, grade, plant
 from plants import code_of
 from grader import notebook, scoring
 
@@ -121,3 +124,42 @@ def test_a_well_formed_difference_keeps_its_language() -> None:
             "worst": 1.0, "where_en": "time step 2, forward direction", "where_zh": "第 2 步，正向"}
     assert scoring.difference({"difference": data}, "zh")["where"] == "第 2 步，正向"
     assert scoring.difference({"difference": data}, "en")["index"] == [2, 0, 1]
+
+
+def test_a_second_check_grades_the_saved_edit_with_the_verdicts_of_a_cold_run(tmp_path: Path) -> None:
+    """The kernel's grader server primes the next check's judge; an edit saved in between is what it grades."""
+    target = tmp_path / "mine"
+    shutil.copytree(SOLUTIONS, target, ignore=shutil.ignore_patterns("__pycache__"))
+    nbclient = pytest.importorskip("nbclient", reason="needs nbclient and ipykernel: requirements-dev.txt")
+    nbformat = pytest.importorskip("nbformat")
+    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in (
+        f"from grader import check\nfirst = check('ex3', target={str(target)!r}, lang='en')\nfirst.score",
+        f"import json, time\ntime.sleep(3)\nsecond = check('ex3', target={str(target)!r}, lang='en')\n"
+        "print(json.dumps(second.report))")])
+    client = nbclient.NotebookClient(book, timeout=600, kernel_name="python3",
+                                     resources={"metadata": {"path": str(REPO)}})
+    with client.setup_kernel():
+        client.execute_cell(book.cells[0], 0)
+        with open(target / "ex3_lstm.py", "a", encoding="utf-8") as file:  # saved while the next judge waits
+            file.write("\n\n" + code_of("h = o * c").strip() + "\n")
+        client.execute_cell(book.cells[1], 1)
+    assert book.cells[0].outputs[0]["data"]["text/plain"] == "20"
+    second = json.loads(next(o["text"] for o in book.cells[1].outputs if o.get("output_type") == "stream"))
+    cold = grade("ex3", "--target", str(target), "--seed", str(second["seed"]), "--lang", "en").report
+
+    def verdicts(report: dict) -> list[tuple]:
+        return [(t["id"], t["status"], t.get("hint")) for e in report["exercises"] for t in e["tests"]]
+
+    assert verdicts(second) == verdicts(cold) and second["score"] == cold["score"] == 10
+
+
+def test_the_grader_server_answers_bad_requests_and_keeps_serving() -> None:
+    requests = "\n".join(['not json', '{"argv": ["ex1", "--watch"]}', '{"argv": ["ex9"]}',
+                          '{"argv": ["ex5", "--target", "solutions", "--seed", "3", "--lang", "en"]}']) + "\n"
+    done = subprocess.run([sys.executable, "-m", "grader", "serve"], cwd=REPO, input=requests, capture_output=True,
+                          text=True, timeout=600)
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert done.returncode == 0 and [a["exit"] for a in answers] == [2, 2, 2, 0], done.stderr
+    assert "one line of JSON" in answers[0]["error"] and "--watch" in answers[1]["error"]
+    assert "unknown exercise 'ex9'" in answers[2]["error"]
+    assert answers[3]["report"]["score"] == 20 and answers[3]["report"]["seed"] == 3
