@@ -312,9 +312,15 @@ class _Primed:
     errors: BinaryIO
     baseline: Any  # what the caller fingerprinted before the judge started (see `primed_baseline`)
 
-    @property
-    def workdir(self) -> Path:
-        return Path(self.scratch.name)
+
+def _start(plan: RunPlan, deselect: list[str], baseline: Any = None) -> _Primed:
+    """A judge started in a private scratch folder, waiting for its key."""
+    reaper.adopt_orphans()
+    scratch = tempfile.TemporaryDirectory(prefix="rnn-grader-")
+    workdir = Path(scratch.name)
+    errors = open(workdir / "judge.err", "wb")
+    return _Primed(plan, _spawn_judge(plan, workdir / "report.json", deselect, workdir, errors), scratch, errors,
+                   baseline)
 
 
 _PRIMED: list[_Primed] = []  # at most one
@@ -329,11 +335,7 @@ def prime(plan: RunPlan, baseline: Any = None) -> None:
     discard_primed()
     if plan.private_suites is not None:
         return  # the merged suites folder lives only as long as one run
-    reaper.adopt_orphans()
-    scratch = tempfile.TemporaryDirectory(prefix="rnn-grader-")
-    errors = open(Path(scratch.name) / "judge.err", "wb")
-    process = _spawn_judge(plan, Path(scratch.name) / "report.json", [], Path(scratch.name), errors)
-    _PRIMED.append(_Primed(plan, process, scratch, errors, baseline))
+    _PRIMED.append(_start(plan, [], baseline))
 
 
 def primed_baseline(plan: RunPlan) -> Any:
@@ -375,13 +377,7 @@ def _take_primed(plan: RunPlan, deselect: list[str]) -> _Primed | None:
 
 
 def _run_round(plan: RunPlan, deselect: list[str], on_progress: Progress | None) -> _Round:
-    primed = _take_primed(plan, deselect)
-    if primed is None:
-        reaper.adopt_orphans()
-        scratch = tempfile.TemporaryDirectory(prefix="rnn-grader-")
-        errors = open(Path(scratch.name) / "judge.err", "wb")
-        process = _spawn_judge(plan, Path(scratch.name) / "report.json", deselect, Path(scratch.name), errors)
-        primed = _Primed(plan, process, scratch, errors, None)
+    primed = _take_primed(plan, deselect) or _start(plan, deselect)
     key = seal.new_key()
     with primed.scratch as tmp, primed.errors:
         workdir = Path(tmp)
