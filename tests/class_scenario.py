@@ -24,9 +24,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(REPO))
 from compound import CATALOG  # noqa: E402
+from grader.catalog import EXERCISES  # noqa: E402
 
-FILES = ("ex1_rnn_cell.py", "ex2_rnn_layers.py", "ex3_lstm.py", "ex4_gru.py", "ex5_vanishing.py")
+FILES = tuple(f"{exercise.id}.py" for exercise in EXERCISES)
 COMMON = (("numpy tutorial: W_hh untransposed, one bias", 10), ("no input gate, returns (c, h)", 6),
           ("the paper's GRU: reset before the matmul, no b_hn", 3))
 COPIES, PARTIAL, STUBS, CLASS_SIZE = 3, 3, 1, 50

@@ -46,10 +46,12 @@ def rows(path: Path) -> list[dict[str, str]]:
 
 def test_honest_students_keep_full_marks_and_planted_ones_lose_points(graded_class) -> None:
     scenario, grades, _ = graded_class
-    totals = {row["student"]: row["total"] for row in rows(grades / "grades.csv")}
+    graded = rows(grades / "grades.csv")
+    totals = {row["student"]: row["total"] for row in graded}
+    full = {row["max_score"] for row in graded}
     copied = [student for pair in scenario.copies for student in pair]
-    assert {totals[s] for s in scenario.honest + copied} == {"100"}, f"seed {SEED}"
-    assert all(float(totals[s]) < 100 for students in scenario.mistakes.values() for s in students)
+    assert len(full) == 1 and {totals[s] for s in scenario.honest + copied} == full, f"seed {SEED}"
+    assert all(float(totals[s]) < float(*full) for students in scenario.mistakes.values() for s in students)
     assert {totals[s] for s in scenario.partial} == {"40"} and {totals[s] for s in scenario.stubs} == {"0"}
 
 
