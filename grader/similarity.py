@@ -15,6 +15,7 @@ copydetect is an instructors' extra (it brings matplotlib): `python -m pip insta
 """
 from __future__ import annotations
 
+import copy
 import io
 import itertools
 from collections import Counter
@@ -64,28 +65,30 @@ def available() -> bool:
     return True
 
 
-def _fingerprint(name: str, text: str, boilerplate: Any) -> Any:
+def _fingerprint(name: str, text: str) -> Any:
+    """Every k-gram of the file's normalised tokens (tokenising is the costly part: once per file)."""
     from copydetect import CodeFingerprint
 
-    return CodeFingerprint(name, NOISE_CHARACTERS, 1, boilerplate, language="python", fp=io.StringIO(text))
+    return CodeFingerprint(name, NOISE_CHARACTERS, 1, None, language="python", fp=io.StringIO(text))
 
 
-def _hashes(fingerprints: list[Any]) -> Any:
-    import numpy as np
+def _without(fingerprint: Any, left_out: set[int]) -> Any:
+    """The fingerprint less the k-grams left out, as copydetect's own boilerplate removal leaves it."""
+    from copydetect.utils import get_token_coverage
 
-    return np.array(sorted({h for fp in fingerprints for h in fp.hashes}), dtype=np.int64)
+    kept = copy.copy(fingerprint)
+    kept.hash_idx = {h: idx for h, idx in fingerprint.hash_idx.items() if h not in left_out}
+    kept.hashes = set(kept.hash_idx)
+    kept.token_coverage = get_token_coverage(kept.hash_idx, fingerprint.k, len(fingerprint.filtered_code))
+    return kept
 
 
-def _left_out(file: str, sources: Sources, stubs: dict[str, str]) -> Any:
-    """The fingerprints of this file not compared: the stub's, and those of more than COMMON_SHARE of the class."""
-    import numpy as np
-
-    stub = _hashes([_fingerprint(file, stubs[file], None)]) if file in stubs else np.array([], dtype=np.int64)
-    everyone = [_fingerprint(file, files[file], stub) for files in sources.values() if file in files]
-    counts = Counter(h for fp in everyone for h in fp.hashes)
-    limit = max(COMMON_LEAST, COMMON_SHARE * len(sources))
-    common = [h for h, n in counts.items() if n > limit]
-    return np.union1d(stub, np.array(common, dtype=np.int64))
+def _left_out(file: str, everyone: list[Any], stubs: dict[str, str], class_size: int) -> set[int]:
+    """The k-grams of this file not compared: the stub's, and those of more than COMMON_SHARE of the class."""
+    stub = set(_fingerprint(file, stubs[file]).hashes) if file in stubs else set()
+    counts = Counter(h for fp in everyone for h in fp.hashes - stub)
+    limit = max(COMMON_LEAST, COMMON_SHARE * class_size)
+    return stub | {h for h, n in counts.items() if n > limit}
 
 
 def _highlighted(text: str, slices: Any) -> str:
@@ -147,10 +150,10 @@ def similar_pairs(sources: Sources, stubs: dict[str, str], threshold: float = DE
     files = sorted({name for texts in sources.values() for name in texts})
     prints: dict[str, dict[str, Any]] = {student: {} for student in sources}
     for file in files:
-        left_out = _left_out(file, sources, stubs)
-        for student, texts in sources.items():
-            if file in texts:
-                prints[student][file] = _fingerprint(file, texts[file], left_out)
+        whole = {student: _fingerprint(file, texts[file]) for student, texts in sources.items() if file in texts}
+        left_out = _left_out(file, list(whole.values()), stubs, len(sources))
+        for student, fingerprint in whole.items():
+            prints[student][file] = _without(fingerprint, left_out)
     pairs = []
     for first, second in itertools.combinations(sorted(sources), 2):
         shares = _compare(prints[first], prints[second], threshold)
