@@ -53,12 +53,13 @@ class Task:
     def directions(self) -> int:
         return 2 if self.bidirectional else 1
 
-    def describe(self, sizes: str) -> Text:
+    def describe(self, sizes: str, more: Text | None = None) -> Text:
+        """'[float64, LSTM, num_layers=2, bidirectional, T=5, B=3, ..., hx=given]'; `more` replaces the hx part."""
         kind = "float64" if self.dtype == torch.float64 else "float32"
         shape = f"{self.kind}, num_layers={self.layers}{', bidirectional' if self.bidirectional else ''}"
         values = ", ".join(f"{name}={getattr(self, name)}" for name in sizes.split())
-        return Text(f"[{kind}, {shape}, {values}, hx={'given' if self.hx else 'None'}]",
-                    f"[{kind}，{shape}，{values}，hx={'给定' if self.hx else 'None'}]")
+        more = more or Text(f"hx={'given' if self.hx else 'None'}", f"hx={'给定' if self.hx else 'None'}")
+        return Text(f"[{kind}, {shape}, {values}, {more.en}]", f"[{kind}，{shape}，{values}，{more.zh}]")
 
 
 # Sizes differ from each other (and I from 2H), so that a swapped dimension shows up as a shape error.
@@ -285,9 +286,7 @@ SEQ2SEQ_SIZES = "T B I E H C M"
 
 
 def seq2seq_case(task: Task, teacher_forcing: bool) -> Text:
-    base = task.describe(SEQ2SEQ_SIZES)
-    mode = f"teacher_forcing={teacher_forcing}"
-    return Text(base.en[:-1] + f", {mode}]", base.zh[:-1] + f"，{mode}]")
+    return task.describe(SEQ2SEQ_SIZES, Text(f"teacher_forcing={teacher_forcing}", f"teacher_forcing={teacher_forcing}"))
 
 
 @graded(2, "seq2seq (N vs M) with teacher forcing: the encoder's state starts the decoder, which reads the "
