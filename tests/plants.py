@@ -463,6 +463,24 @@ def chain_gradient(z, w):
 }
 
 
+VARIANTS[EX6] = """
+def final_features(h_n, bidirectional):
+    directions = 2 if bidirectional else 1
+    rows, batch, hidden = h_n.shape
+    return h_n.view(rows // directions, directions, batch, hidden)[-1].transpose(0, 1).reshape(batch, -1)
+
+def classify_sequence(rnn, head, x, hx=None):
+    output, _ = rnn(x, hx)
+    if rnn.bidirectional:
+        half = output.shape[-1] // 2
+        return head(torch.cat([output[-1, :, :half], output[0, :, half:]], dim=1))
+    return head(output[-1])
+
+def shift_right(target, start_token):
+    return torch.nn.functional.pad(target[:-1], (0, 0, 1, 0), value=start_token)
+"""
+
+
 def code_of(key: str) -> str:
     """The planted code of the catalog entry `key`."""
     return next(p.code for p in PLANTS if p.key == key)
