@@ -146,12 +146,11 @@ def final_features(h_n, bidirectional):
 
 def generate(rnn, embedding, head, first_input, steps, hx=None):
     """Greedy decoding: each step's argmax, embedded, is the next step's input: (steps, B, C)."""
-    logits, step_input, state = [], first_input, hx
-    for _ in range(steps):
-        output, state = rnn(step_input.unsqueeze(0), state)
-        step_logits = head(output[0])
-        logits.append(step_logits)
-        step_input = embedding(step_logits.argmax(dim=-1))
+    state, inputs, logits = hx, [first_input], []
+    while len(logits) < steps:
+        output, state = rnn(inputs[-1][None], state)
+        logits.append(head(output[-1]))
+        inputs.append(embedding(logits[-1].argmax(-1)))
     return torch.stack(logits)
 
 
