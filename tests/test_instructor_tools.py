@@ -153,7 +153,7 @@ def test_batch_writes_grades_csv(batch_run) -> None:
 def test_batch_keeps_each_report_and_a_summary(batch_run) -> None:
     _, grades = batch_run
     bob = json.loads((grades / "reports" / "bob.json").read_text(encoding="utf-8"))
-    assert bob["score"] == 90 and bob["seed"] == 8
+    assert bob["score"] == 110 and bob["seed"] == 8
     assert not (grades / "reports" / "carol.json").exists()
     summary = json.loads((grades / "summary.json").read_text(encoding="utf-8"))
     assert summary["submissions"] == 3 and summary["graded"] == 2 and summary["seed"] == 8
