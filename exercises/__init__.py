@@ -2,6 +2,6 @@
 
 学员练习：用 PyTorch 从零实现循环神经网络。
 
-Edit ``ex1_rnn_cell.py`` ... ``ex5_vanishing.py``; ``modules.py`` is ready-made.
-请编辑 ``ex1_rnn_cell.py`` …… ``ex5_vanishing.py``；``modules.py`` 已写好，无需修改。
+Edit ``ex1_rnn_cell.py`` ... ``ex6_sequence_tasks.py``; ``modules.py`` is ready-made.
+请编辑 ``ex1_rnn_cell.py`` …… ``ex6_sequence_tasks.py``；``modules.py`` 已写好，无需修改。
 """

@@ -443,7 +443,8 @@ def summary_text(outcomes: list[Outcome], rates: list[dict[str, Any]], seconds: 
              f"({60 * len(outcomes) / seconds:.1f} submissions/minute), seed {settings.seed}."]
     if graded:
         mean = sum(o.report["score"] for o in graded if o.report) / len(graded)
-        lines.append(f"Mean score {mean:.1f}/{_number(graded[0].report['max_score'])}.")
+        most = max(o.report["max_score"] for o in graded if o.report)
+        lines.append(f"Mean score {mean:.1f}/{most:g}.")
     for outcome in outcomes:
         if outcome.error:
             lines.append(f"  not graded: {outcome.student}: {outcome.error}")

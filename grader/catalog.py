@@ -24,7 +24,7 @@ class Exercise:
     id: str
     title: str
     title_zh: str
-    points: float  # the exercise's share of the 100 points
+    points: float  # the exercise's share of the total (120 points over six exercises)
 
     @property
     def suite(self) -> Path:
@@ -46,6 +46,7 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise("ex3_lstm", "LSTM gates", "LSTM 的门", 20),
     Exercise("ex4_gru", "GRU gates", "GRU 的门", 20),
     Exercise("ex5_vanishing", "Vanishing and exploding gradients", "梯度消失与梯度爆炸", 20),
+    Exercise("ex6_sequence_tasks", "The four shapes of a sequence task", "序列任务的四种结构", 20),
 )
 
 # Checks of the learner's own modules end to end (their wrapper with their cells).

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from grader.similarity import Pair
 
-BINS = 10  # score distribution: ten bands of 10 points
+BINS = 10  # score distribution: ten bands, each a tenth of the maximum score (labelled in percent)
 
 TEXT = {
     "en": {"title": "Class report", "graded": "{graded} of {total} submissions graded, seed {seed}",
@@ -118,7 +118,7 @@ def _failed_tests(outcome: Graded) -> list[dict[str, Any]]:
 
 
 def score_bins(outcomes: list[Graded]) -> list[int]:
-    """How many graded submissions fall in each band of 10 points (100 in the last)."""
+    """How many graded submissions fall in each tenth of the maximum score (full marks in the last)."""
     bins = [0] * BINS
     for outcome in outcomes:
         if outcome.report is not None and outcome.report.get("max_score"):
@@ -146,7 +146,7 @@ def _bar(share: float) -> str:
 def _histogram(bins: list[int]) -> str:
     most = max(bins) or 1
     bars = "".join(f'<div style="height:{100 * n / most:.1f}%"><span>{n}</span></div>' for n in bins)
-    labels = "".join(f"<div>{10 * k}–{10 * k + 9 if k < BINS - 1 else 100}</div>" for k in range(BINS))
+    labels = "".join(f"<div>{10 * k}–{10 * k + 9 if k < BINS - 1 else 100}%</div>" for k in range(BINS))
     return f'<div class="hist">{bars}</div><div class="axis">{labels}</div>'
 
 

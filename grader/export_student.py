@@ -137,5 +137,5 @@ def main(argv: list[str]) -> int:
                          f"It grades with private suites: cd {out} && python -m grader --suites DIR\n")
     else:
         sys.stdout.write(f"Wrote the student copy to {out} ({count} files, no solutions).\n"
-                         f"Try it: cd {out} && python -m grader   (the stubs score 0/100, with hints)\n")
+                         f"Try it: cd {out} && python -m grader   (the stubs score 0/120, with hints)\n")
     return 0

@@ -108,10 +108,10 @@ with open(errors, encoding="utf-8", errors="replace") as file:
     detail = file.read()[-4000:]
 if lang == "zh":
     output = (f"评测程序无法评测这份提交（退出码 {status}）。\\n{detail}\\n"
-              "请提交 ex1_rnn_cell.py ... ex5_vanishing.py 和 modules.py，或者你的整个仓库。")
+              "请提交 ex1_rnn_cell.py ... ex6_sequence_tasks.py 和 modules.py，或者你的整个仓库。")
 else:
     output = (f"The grader could not grade this submission (exit code {status}).\\n{detail}\\n"
-              "Submit ex1_rnn_cell.py ... ex5_vanishing.py and modules.py, or your repository.")
+              "Submit ex1_rnn_cell.py ... ex6_sequence_tasks.py and modules.py, or your repository.")
 with open(results, "w", encoding="utf-8") as file:
     json.dump({"score": 0, "output": output, "output_format": "text", "tests": []}, file)
 PY

@@ -249,6 +249,7 @@ def render_text(results: list[ExerciseResult], info: RunInfo, stream: TextIO, co
         lines.extend(wrap(words["unconfined"], WIDTH, "", ""))
     lines.append("")
     first_failing = None
+    id_width = max([15] + [len(result.exercise.id) for result in results])  # one column for every exercise's id
     for result in results:
         if result.max_score:
             score = f"{_number(result.score):>5}/{_number(result.max_score)}"
@@ -257,7 +258,7 @@ def render_text(results: list[ExerciseResult], info: RunInfo, stream: TextIO, co
             passed = sum(t.status == "passed" for t in result.tests)
             score, bar = f"{passed}/{len(result.tests)} {marks['passed']}", ""
         bar = _paint(f"{bar:<10}", _exercise_style(result), color)
-        lines.append(f"{result.exercise.id:<15} {_pad(result.title, 38)} {bar} {score}")
+        lines.append(f"{result.exercise.id:<{id_width}} {_pad(result.title, 38)} {bar} {score}")
         if verbose:
             for test in result.tests:
                 lines.extend(_test_lines([test], test.hint if test.status != "passed" else test.name, marks, color))

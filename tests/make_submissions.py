@@ -20,14 +20,14 @@ from plants import code_of  # noqa: E402  (the catalog of learner mistakes besid
 
 # (name, file, code appended to the solutions' file, expected total); file None: see `write_submission`.
 MISTAKES: list[tuple[str, str | None, str, int | None]] = [
-    ("correct", "ex1_rnn_cell.py", "", 100),
-    ("lstm_h_without_tanh", "ex3_lstm.py", code_of("h = o * c"), 90),
+    ("correct", "ex1_rnn_cell.py", "", 120),
+    ("lstm_h_without_tanh", "ex3_lstm.py", code_of("h = o * c"), 110),
     ("stubs", None, "stubs", 0),
     ("gru_detached", "ex4_gru.py", """
 _right_gru_cell = gru_cell
 def gru_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     return _right_gru_cell(x, h, weight_ih, weight_hh, bias_ih, bias_hh).detach()
-""", 95),
+""", 115),
     ("clip_in_place", "ex5_vanishing.py", """
 def clip_grad_norm(grads, max_norm):
     total = torch.sqrt(sum((g ** 2).sum() for g in grads))
@@ -35,21 +35,22 @@ def clip_grad_norm(grads, max_norm):
         for g in grads:
             g.mul_(max_norm / (total + 1e-6))
     return grads, total
-""", 95),
-    ("chain_sum", "ex5_vanishing.py", code_of("chain as a sum"), 97),
+""", 115),
+    ("chain_sum", "ex5_vanishing.py", code_of("chain as a sum"), 117),
     ("no_value_error", "ex1_rnn_cell.py", """
 def rnn_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh"):
     act = torch.relu if nonlinearity == "relu" else torch.tanh
     return act(x @ weight_ih.T + h @ weight_hh.T + (0 if bias_ih is None else bias_ih + bias_hh))
-""", 99),
-    ("gru_syntax_error", "ex4_gru.py", "def gru_cell(x, h:\n    return h\n", 80),
+""", 119),
+    ("gru_syntax_error", "ex4_gru.py", "def gru_cell(x, h:\n    return h\n", 100),
     ("empty", None, "empty", None),
+    ("teacher_forcing_unshifted", "ex6_sequence_tasks.py", code_of("teacher forcing without the shift"), 117),
     ("dropout_after_last_layer", "ex2_rnn_layers.py", """
 _right_run_layers = run_layers
 def run_layers(cell, x, hx, weights, num_layers, bidirectional=False, dropout=0.0, training=False):
     output, h_n = _right_run_layers(cell, x, hx, weights, num_layers, bidirectional, dropout, training)
     return torch.nn.functional.dropout(output, dropout, training), h_n
-""", 98),
+""", 118),
 ]
 
 

@@ -16,9 +16,19 @@ class Plant:
     test: str
     en: str
     zh: str
+    group: str = ""  # functions that call each other share a group; plants of one group are graded apart
+
+    @property
+    def home(self) -> str:
+        """What two plants graded together must not share: the file, or within one file the group."""
+        return f"{self.file}:{self.group}"
 
 
 EX1, EX2, EX3, EX4, EX5 = ("ex1_rnn_cell.py", "ex2_rnn_layers.py", "ex3_lstm.py", "ex4_gru.py", "ex5_vanishing.py")
+EX6 = "ex6_sequence_tasks.py"
+# Exercise 6's functions that call each other: classify_sequence calls final_features, seq2seq calls shift_right
+# and generate. Plants in different groups cannot mask each other.
+N_VS_1, N_VS_M = "N vs 1", "N vs M"
 
 RUN_LAYERS_HEAD = """
 def run_layers(cell, x, hx, weights, num_layers, bidirectional=False, dropout=0.0, training=False):
@@ -319,6 +329,94 @@ def clip_grad_norm(grads, max_norm):
     total = torch.sqrt(sum((g ** 2).sum() for g in grads))
     return [g * min(1.0, max_norm / (float(g.norm()) + 1e-6)) for g in grads], total
 """, "ex5_vanishing::clip_grad_norm", "by its own norm", "按每个张量自己的范数"),
+    # --- ex6 ---------------------------------------------------------------------------------
+    Plant("features from the first layer", EX6, """
+def final_features(h_n, bidirectional):
+    directions = 2 if bidirectional else 1
+    return torch.cat([h_n[d] for d in range(directions)], dim=1)
+""", "ex6_sequence_tasks::final_features", "the first layer's rows of h_n", "第一层的行", N_VS_1),
+    Plant("h_n rows read direction-major", EX6, """
+def final_features(h_n, bidirectional):
+    if not bidirectional:
+        return h_n[-1]
+    layers = h_n.shape[0] // 2
+    return torch.cat([h_n[layers - 1], h_n[2 * layers - 1]], dim=1)
+""", "ex6_sequence_tasks::final_features", "direction-major", "按方向排列", N_VS_1),
+    Plant("h_n[-1] only", EX6, """
+def final_features(h_n, bidirectional):
+    return h_n[-1]
+""", "ex6_sequence_tasks::final_features", "returns h_n[-1] alone", "只返回了 h_n[-1]", N_VS_1),
+    Plant("h_n rows reshaped into features", EX6, """
+def final_features(h_n, bidirectional):
+    return h_n[-2:].reshape(h_n.shape[1], -1) if bidirectional else h_n[-1]
+""", "ex6_sequence_tasks::final_features", "mixes up batch elements", "把不同样本混在一起", N_VS_1),
+    Plant("classify from output[-1]", EX6, """
+def classify_sequence(rnn, head, x, hx=None):
+    output, _ = rnn(x, hx)
+    return head(output[-1])
+""", "ex6_sequence_tasks::classify_sequence", "after reading only x[T-1]", "只读了 x[T-1]", N_VS_1),
+    Plant("classify from the LSTM's c_n", EX6, """
+def classify_sequence(rnn, head, x, hx=None):
+    _, state = rnn(x, hx)
+    last = state[-1] if isinstance(state, tuple) else state
+    return head(final_features(last, rnn.bidirectional))
+""", "ex6_sequence_tasks::classify_sequence", "cell state c_n", "细胞状态 c_n", N_VS_1),
+    Plant("generate without feedback", EX6, """
+def generate(rnn, embedding, head, first_input, steps, hx=None):
+    logits, state = [], hx
+    for _ in range(steps):
+        output, state = rnn(first_input.unsqueeze(0), state)
+        logits.append(head(output[0]))
+    return torch.stack(logits)
+""", "ex6_sequence_tasks::generate", "feed each step's prediction back", "把每一步的预测", N_VS_M),
+    Plant("generate restarting from hx", EX6, """
+def generate(rnn, embedding, head, first_input, steps, hx=None):
+    logits, step_input = [], first_input
+    for _ in range(steps):
+        output, _ = rnn(step_input.unsqueeze(0), hx)
+        logits.append(head(output[0]))
+        step_input = embedding(logits[-1].argmax(dim=-1))
+    return torch.stack(logits)
+""", "ex6_sequence_tasks::generate", "starts again from the initial state", "重新从初始状态开始", N_VS_M),
+    Plant("start token over target[0]", EX6, """
+def shift_right(target, start_token):
+    return torch.cat([torch.full_like(target[:1], start_token), target[1:]])
+""", "ex6_sequence_tasks::shift_right", "writes the start token over target[0]", "覆盖了 target[0]", N_VS_M),
+    Plant("decoder not initialised from the encoder", EX6, """
+def seq2seq(encoder, decoder, embedding, head, source, target, start_token, teacher_forcing=True):
+    encoder(source)
+    if teacher_forcing:
+        output, _ = decoder(embedding(shift_right(target, start_token)))
+        return head(output)
+    start = embedding(target.new_full((target.shape[1],), start_token))
+    return generate(decoder, embedding, head, start, target.shape[0])
+""", "ex6_sequence_tasks::seq2seq_teacher_forcing", "the decoder starts from zeros", "解码器从全零状态开始", N_VS_M),
+    Plant("teacher forcing without the shift", EX6, """
+def seq2seq(encoder, decoder, embedding, head, source, target, start_token, teacher_forcing=True):
+    _, state = encoder(source)
+    if teacher_forcing:
+        output, _ = decoder(embedding(target), state)
+        return head(output)
+    start = embedding(target.new_full((target.shape[1],), start_token))
+    return generate(decoder, embedding, head, start, target.shape[0], state)
+""", "ex6_sequence_tasks::seq2seq_teacher_forcing", "reads the target itself", "读入的是目标序列本身", N_VS_M),
+    Plant("the target fed at inference", EX6, """
+def seq2seq(encoder, decoder, embedding, head, source, target, start_token, teacher_forcing=True):
+    _, state = encoder(source)
+    output, _ = decoder(embedding(shift_right(target, start_token)), state)
+    return head(output)
+""", "ex6_sequence_tasks::seq2seq_inference", "it still feeds the target", "仍然把目标序列喂给了解码器", N_VS_M),
+    Plant("the LSTM decoder without c_n", EX6, """
+def seq2seq(encoder, decoder, embedding, head, source, target, start_token, teacher_forcing=True):
+    _, state = encoder(source)
+    if isinstance(state, tuple):
+        state = (state[0], torch.zeros_like(state[0]))
+    if teacher_forcing:
+        output, _ = decoder(embedding(shift_right(target, start_token)), state)
+        return head(output)
+    start = embedding(target.new_full((target.shape[1],), start_token))
+    return generate(decoder, embedding, head, start, target.shape[0], state)
+""", "ex6_sequence_tasks::seq2seq_teacher_forcing", "a zero cell state", "细胞状态却是零", N_VS_M),
 ]
 
 # Correct implementations written differently: every one keeps full marks.
@@ -363,6 +461,24 @@ def chain_gradient(z, w):
     return torch.exp(torch.sum(torch.log(torch.abs(s * (1 - s) * w)))) * torch.prod(torch.sign(w))
 """,
 }
+
+
+VARIANTS[EX6] = """
+def final_features(h_n, bidirectional):
+    directions = 2 if bidirectional else 1
+    rows, batch, hidden = h_n.shape
+    return h_n.view(rows // directions, directions, batch, hidden)[-1].transpose(0, 1).reshape(batch, -1)
+
+def classify_sequence(rnn, head, x, hx=None):
+    output, _ = rnn(x, hx)
+    if rnn.bidirectional:
+        half = output.shape[-1] // 2
+        return head(torch.cat([output[-1, :, :half], output[0, :, half:]], dim=1))
+    return head(output[-1])
+
+def shift_right(target, start_token):
+    return torch.nn.functional.pad(target[:-1], (0, 0, 1, 0), value=start_token)
+"""
 
 
 def code_of(key: str) -> str:

@@ -9,7 +9,8 @@ from grader.catalog import UsageError
 
 
 @pytest.mark.parametrize("tokens, expected", [
-    ([], ["ex1_rnn_cell", "ex2_rnn_layers", "ex3_lstm", "ex4_gru", "ex5_vanishing", "integration"]),
+    ([], ["ex1_rnn_cell", "ex2_rnn_layers", "ex3_lstm", "ex4_gru", "ex5_vanishing", "ex6_sequence_tasks",
+      "integration"]),
     (["ex3"], ["ex3_lstm"]),
     (["lstm"], ["ex3_lstm"]),
     (["ex3_lstm"], ["ex3_lstm"]),

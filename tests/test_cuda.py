@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.cuda,
 def test_solutions_score_full_marks_on_cuda() -> None:
     run = grade("--target", "solutions", "--device", "cuda", "--seed", "21")
     assert run.returncode == 0, run.stderr
-    assert run.report["device"] == "cuda" and run.report["score"] == 100
+    assert run.report["device"] == "cuda" and run.report["score"] == 120
 
 
 def test_auto_picks_cuda() -> None:

@@ -1,7 +1,8 @@
 """Planted mistakes get the hint that names them, in English and Chinese; correct variants keep full marks.
 
-The catalog is tests/plants.py. Plants are graded in batches of at most one per exercise file
-(each exercise is graded on its own, so plants in different files cannot mask each other):
+The catalog is tests/plants.py. Plants are graded in batches of at most one per exercise file, or for
+exercise 6 one per group of functions that call each other (each exercise is graded on its own, and
+exercise 6's groups share no function, so plants graded together cannot mask each other):
 every plant's check fails with its specific hint, in both languages, and every exercise
 without a plant in that batch keeps its 20 points.
 """
@@ -15,16 +16,17 @@ import pytest
 from conftest import batches, exercise, grade, grade_batches, plant, results_by_id, run_grader
 from plants import PLANTS, VARIANTS
 
-EXERCISES = ("ex1_rnn_cell", "ex2_rnn_layers", "ex3_lstm", "ex4_gru", "ex5_vanishing")
+EXERCISES = ("ex1_rnn_cell", "ex2_rnn_layers", "ex3_lstm", "ex4_gru", "ex5_vanishing", "ex6_sequence_tasks")
 
 
-BATCHES = batches(PLANTS, lambda item: item.file)
+BATCHES = batches(PLANTS, lambda item: item.home)
 
 
 def test_the_catalog_is_large_and_covers_every_exercise() -> None:
     assert len(PLANTS) >= 30
     assert len({p.key for p in PLANTS}) == len(PLANTS)
     assert {p.file.removesuffix(".py") for p in PLANTS} == set(EXERCISES)
+    assert sum(p.file == "ex6_sequence_tasks.py" for p in PLANTS) >= 8
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +54,14 @@ def test_each_planted_mistake_gets_its_own_hint_in_both_languages(graded_batches
 
 
 def test_correct_variants_keep_full_marks(tmp_path: Path) -> None:
-    """einsum, concatenated weights, slicing instead of chunk, float64 then cast back, multi_dot, log-sum-exp."""
+    """einsum, concatenated weights, slicing instead of chunk, float64 then cast back, multi_dot, log-sum-exp;
+    ex6 step by step, with its own head and output[0]'s backward half."""
     target = tmp_path / "submission"
     for filename, code in VARIANTS.items():
         plant(target, filename, code)
     run = grade("--target", str(target), "--seed", "4")
     assert run.returncode == 0, results_by_id(run.report)
-    assert run.report["score"] == 100
+    assert run.report["score"] == 120
 
 
 def test_a_mistake_with_no_known_diagnosis_says_where_the_difference_starts(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ import pytest
 from conftest import Run, grade, results_by_id
 
 STATUSES = {"passed", "failed", "error", "timeout", "skipped"}
-EXERCISE_IDS = ["ex1_rnn_cell", "ex2_rnn_layers", "ex3_lstm", "ex4_gru", "ex5_vanishing", "integration"]
+EXERCISE_IDS = ["ex1_rnn_cell", "ex2_rnn_layers", "ex3_lstm", "ex4_gru", "ex5_vanishing", "ex6_sequence_tasks",
+               "integration"]
 
 
 def check_report_shape(report: dict) -> None:
@@ -15,7 +16,7 @@ def check_report_shape(report: dict) -> None:
     assert set(report) >= {"score", "max_score", "target", "device", "seed", "versions", "duration_s", "exercises"}
     assert set(report["versions"]) == {"grader", "torch", "python"}
     assert isinstance(report["seed"], int) and report["device"] in {"cpu", "cuda"}
-    assert report["max_score"] == 100
+    assert report["max_score"] == 120
     assert report["score"] == pytest.approx(sum(e["score"] for e in report["exercises"]))
     for ex in report["exercises"]:
         assert set(ex) == {"id", "title", "score", "max_score", "status", "tests"}
@@ -37,9 +38,9 @@ def test_solutions_score_full_marks(solutions_run: Run) -> None:
     assert solutions_run.returncode == 0, solutions_run.stderr
     report = solutions_run.report
     check_report_shape(report)
-    assert report["score"] == 100 and report["target"] == "solutions" and report["seed"] == 11
+    assert report["score"] == 120 and report["target"] == "solutions" and report["seed"] == 11
     assert [e["id"] for e in report["exercises"]] == EXERCISE_IDS
-    assert [e["max_score"] for e in report["exercises"]] == [20, 20, 20, 20, 20, 0]
+    assert [e["max_score"] for e in report["exercises"]] == [20, 20, 20, 20, 20, 20, 0]
     assert all(t["status"] == "passed" for t in results_by_id(report).values())
 
 
@@ -47,7 +48,7 @@ def test_solutions_score_full_marks(solutions_run: Run) -> None:
 def test_solutions_score_full_marks_on_other_seeds(seed: str) -> None:
     run = grade("--target", "solutions", "--seed", seed)
     assert run.returncode == 0, run.stderr
-    assert run.report["score"] == 100
+    assert run.report["score"] == 120
 
 
 def test_untouched_stubs_score_zero_with_a_hint_on_every_test(stubs_run: Run) -> None:
@@ -63,7 +64,7 @@ def test_untouched_stubs_score_zero_with_a_hint_on_every_test(stubs_run: Run) ->
 
 
 def test_human_summary_goes_to_stderr_when_json_is_on_stdout(stubs_run: Run) -> None:
-    assert "Total: 0/100" in stubs_run.stderr
+    assert "Total: 0/120" in stubs_run.stderr
     assert "ex3_lstm" in stubs_run.stderr and "not implemented yet" in stubs_run.stderr
     assert stubs_run.stdout.lstrip().startswith("{")
 

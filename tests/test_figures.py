@@ -11,7 +11,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "tools" / "make_figures.py"
 IMG = REPO / "img"
-FIGURES = ["rnn_cell.svg", "stacked_bidirectional.svg", "lstm_cell.svg", "gru_cell.svg", "activations.svg"]
+FIGURES = ["rnn_cell.svg", "stacked_bidirectional.svg", "lstm_cell.svg", "gru_cell.svg", "activations.svg",
+           "sequence_tasks.svg"]
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 

@@ -95,7 +95,7 @@ def lstm_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     report = run.report
     assert run.returncode == 1
     assert exercise(report, "ex3_lstm")["score"] < 20
-    for other in ("ex1_rnn_cell", "ex2_rnn_layers", "ex4_gru", "ex5_vanishing"):
+    for other in ("ex1_rnn_cell", "ex2_rnn_layers", "ex4_gru", "ex5_vanishing", "ex6_sequence_tasks"):
         assert exercise(report, other)["score"] == 20, other
     # The end-to-end BiLSTM check uses the learner's own cells, so it shows the mistake (for no points).
     integration = results_by_id(report)

@@ -89,7 +89,7 @@ def test_student_copy_grades_the_stubs_zero_with_hints(student_copy: Path) -> No
     done = grade_in(student_copy, "--seed", "5")
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)
-    assert report["score"] == 0 and report["max_score"] == 100
+    assert report["score"] == 0 and report["max_score"] == 120
     tests = [t for e in report["exercises"] for t in e["tests"]]
     assert tests and all(t["status"] != "passed" and "not implemented yet" in t["hint"] for t in tests)
 
@@ -144,8 +144,8 @@ def test_batch_writes_grades_csv(batch_run) -> None:
     assert done.returncode == 1, done.stderr  # carol could not be graded
     rows = {row["student"]: row for row in read_csv(grades / "grades.csv")}
     assert list(rows) == ["alice", "bob", "carol"]
-    assert rows["alice"]["total"] == "100" and rows["alice"]["integration"] == "3/3" and rows["alice"]["error"] == ""
-    assert rows["bob"]["total"] == "90" and rows["bob"]["ex3_lstm"] == "10" and rows["bob"]["ex4_gru"] == "20"
+    assert rows["alice"]["total"] == "120" and rows["alice"]["integration"] == "3/3" and rows["alice"]["error"] == ""
+    assert rows["bob"]["total"] == "110" and rows["bob"]["ex3_lstm"] == "10" and rows["bob"]["ex4_gru"] == "20"
     assert rows["carol"]["total"] == "" and "holds none of the exercise files" in rows["carol"]["error"]
     assert str(grades.parent / "submissions" / "carol") in rows["carol"]["error"]  # her folder, not the copy graded
     assert "not graded: carol" in done.stdout
@@ -154,7 +154,7 @@ def test_batch_writes_grades_csv(batch_run) -> None:
 def test_batch_keeps_each_report_and_a_summary(batch_run) -> None:
     _, grades = batch_run
     bob = json.loads((grades / "reports" / "bob.json").read_text(encoding="utf-8"))
-    assert bob["score"] == 90 and bob["seed"] == 8
+    assert bob["score"] == 110 and bob["seed"] == 8
     assert not (grades / "reports" / "carol.json").exists()
     summary = json.loads((grades / "summary.json").read_text(encoding="utf-8"))
     assert summary["submissions"] == 3 and summary["graded"] == 2 and summary["seed"] == 8
@@ -246,8 +246,8 @@ def test_batch_an_attacker_changes_no_classmates_grade_and_no_result(tmp_path: P
     assert WRONG_LSTM_CELL in (zoe / "ex3_lstm.py").read_text(encoding="utf-8")  # the attack ran
     assert run.returncode == 0, run.stderr
     rows = {row["student"]: row for row in read_csv(out / "grades.csv")}
-    assert {name: row["total"] for name, row in rows.items()} == {"aaron": "100", "zoe": "100"}
-    assert json.loads((out / "reports" / "zoe.json").read_text(encoding="utf-8"))["score"] == 100
+    assert {name: row["total"] for name, row in rows.items()} == {"aaron": "120", "zoe": "120"}
+    assert json.loads((out / "reports" / "zoe.json").read_text(encoding="utf-8"))["score"] == 120
     assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["graded"] == 2
     assert not (out / "pass_rates.csv").is_symlink() and read_csv(out / "pass_rates.csv")[0]["graded"] == "2"
     assert (zoe / "modules.py").read_text(encoding="utf-8") == modules

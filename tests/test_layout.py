@@ -8,13 +8,15 @@ import pytest
 
 from conftest import REPO
 
-EXERCISE_FILES = ["ex1_rnn_cell.py", "ex2_rnn_layers.py", "ex3_lstm.py", "ex4_gru.py", "ex5_vanishing.py"]
+EXERCISE_FILES = ["ex1_rnn_cell.py", "ex2_rnn_layers.py", "ex3_lstm.py", "ex4_gru.py", "ex5_vanishing.py",
+                  "ex6_sequence_tasks.py"]
 CONTRACT = {
     "ex1_rnn_cell.py": ["rnn_cell", "rnn_cell_concat", "rnn_layer"],
     "ex2_rnn_layers.py": ["run_layers"],
     "ex3_lstm.py": ["lstm_gates", "lstm_cell"],
     "ex4_gru.py": ["gru_gates", "gru_cell"],
     "ex5_vanishing.py": ["sigmoid_derivative", "chain_gradient", "hidden_jacobian", "gradient_norms", "clip_grad_norm"],
+    "ex6_sequence_tasks.py": ["tag_steps", "final_features", "classify_sequence", "generate", "shift_right", "seq2seq"],
 }
 
 

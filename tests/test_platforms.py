@@ -82,7 +82,7 @@ def test_the_planted_mistakes_give_partial_credit(platform_run: PlatformRun) -> 
     tests = results_by_id(platform_run.native)
     assert tests["ex3_lstm::cell_values"]["status"] == "failed"
     assert tests["ex5_vanishing::hidden_jacobian"]["status"] == "error"
-    assert platform_run.native["score"] == 100 - 10 - 4
+    assert platform_run.native["score"] == 120 - 10 - 4
 
 
 def test_one_runner_per_test_with_its_points(platform_run: PlatformRun) -> None:
@@ -105,8 +105,8 @@ def test_reporter_arithmetic_gives_the_native_score(platform_run: PlatformRun) -
     table = sum(sum(t["status"] == "pass" for t in r["tests"]) / len(r["tests"]) * r["max_score"] for r in runners)
     points = sum(t["score"] for r in runners if r["max_score"] for t in r["tests"])
     max_points = sum(r["max_score"] for r in runners)
-    assert table == points == platform_run.native["score"] == 86
-    assert max_points == platform_run.native["max_score"] == 100
+    assert table == points == platform_run.native["score"] == 106
+    assert max_points == platform_run.native["max_score"] == 120
 
 
 def test_values_are_single_line_and_small(platform_run: PlatformRun) -> None:
@@ -135,7 +135,7 @@ def test_env_file_and_step_summary(platform_run: PlatformRun) -> None:
     env = dict(line.split("=", 1) for line in env_lines)
     assert env == {f"{runner.upper()}_RESULTS": outputs[runner] for runner in outputs["runners"].split(",")}
     summary = (platform_run.folder / "step_summary.md").read_text(encoding="utf-8")
-    assert "86/100" in summary
+    assert "106/120" in summary
     assert results_by_id(platform_run.native)["ex3_lstm::cell_values"]["hint"][:40] in summary
 
 
@@ -229,7 +229,7 @@ def test_results_json_follows_the_spec_and_matches_the_native_report(platform_ru
     check_gradescope_results(results)
     native = results_by_id(platform_run.native)
     assert results["score"] == platform_run.native["score"] and len(results["tests"]) == len(native)
-    assert "Total: 86/100" in results["output"]
+    assert "Total: 106/120" in results["output"]
     for test in results["tests"]:
         own = native[test["name"].split(": ", 1)[0]]
         assert (test["score"], test["max_score"]) == (own["score"], own["max_score"])
@@ -327,7 +327,7 @@ def test_run_autograder_as_root_grades_as_another_user(autograder_zip: Path, tmp
     monkeypatch.setenv("GRADER_ALLOWLIST", "off")
     results, stdout = run_autograder(autograder_zip, tmp_path, with_stdout=True)
     check_gradescope_results(results)
-    assert results["score"] == 100
+    assert results["score"] == 120
     if "grading as root" in stdout:  # this Python is not readable by other users (e.g. under /root)
         assert "rnn-grader cannot run" in stdout and marker.exists()
         pytest.skip("the Python installation is not readable by rnn-grader: the grader ran as root (fallback)")
@@ -339,7 +339,7 @@ def test_run_autograder_grades_a_repository_submission(autograder_zip: Path, tmp
                     ignore=shutil.ignore_patterns("__pycache__"))
     results = run_autograder(autograder_zip, tmp_path)
     check_gradescope_results(results)
-    assert results["score"] == 100 and all(t["status"] == "passed" for t in results["tests"])
+    assert results["score"] == 120 and all(t["status"] == "passed" for t in results["tests"])
 
 
 def test_run_autograder_explains_an_empty_submission(autograder_zip: Path, tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ def check(done: subprocess.CompletedProcess, record: dict, seeds: int) -> None:
     assert record["ok"] and len(record["seeds"]) == seeds, message
     for target in record["targets"]:
         assert target["seeds_run"] == target["full_marks"] == seeds, message
-        assert all(score == 100 for score in target["scores"].values()), message
+        assert all(score == 120 for score in target["scores"].values()), message
 
 
 def test_both_correct_implementations_score_full_marks_on_fresh_seeds(tmp_path: Path) -> None:

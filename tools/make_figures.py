@@ -465,12 +465,91 @@ def activations() -> str:
     return svg.render()
 
 
+# ---------------------------------------------------------------------------
+# 6. The four shapes of a sequence task
+# ---------------------------------------------------------------------------
+SEQ_W, SEQ_H = 520, 290   # one panel
+STEP_DX = 88              # between unrolled steps
+ROW_IN, ROW_CELL, ROW_OUT = 205, 140, 70   # y of the inputs, the cells, the outputs (within a panel)
+ROW_NOTE = 250                             # y of a panel's note, below its inputs
+
+
+def _unrolled(svg: Svg, x0: float, y0: float, inputs: Sequence[str], outputs: Sequence[str], fill: str,
+              stroke: str, h0: str = "", dx: float = STEP_DX) -> List[float]:
+    """One row of unrolled cells at x0 (left) in the panel at y0: an input below each cell where its label is
+    not empty, an output above where its label is not empty; the state runs left to right. The cells' centres."""
+    centres = [x0 + k * dx for k in range(len(inputs))]
+    cy = y0 + ROW_CELL
+    for k, cx in enumerate(centres):
+        svg.box(cx, cy, 50, 36, "RNN", fill=fill, stroke=stroke, size=12)
+        if inputs[k]:
+            svg.text(cx, y0 + ROW_IN + 22, inputs[k], size=14)
+            svg.line(cx, y0 + ROW_IN + 4, cx, cy + 18)
+        if outputs[k]:
+            svg.line(cx, cy - 18, cx, y0 + ROW_OUT + 8, color=FWD)
+            svg.text(cx, y0 + ROW_OUT, outputs[k], size=14, color=FWD)
+        if k:
+            svg.line(centres[k - 1] + 25, cy, cx - 25, cy, color=stroke)
+    if h0:
+        svg.text(x0 - 62, cy + 5, h0, size=13, color=GREY)
+        svg.line(x0 - 48, cy, x0 - 25, cy, color=GREY)
+    return centres
+
+
+def _panel(svg: Svg, x0: float, y0: float, title: str, example: str, code: str) -> None:
+    svg.rect(x0, y0, SEQ_W, SEQ_H, fill="#ffffff", stroke=GREY, rx=10)
+    svg.text(x0 + 14, y0 + 24, title, size=16, anchor="start", weight="bold")
+    svg.text(x0 + SEQ_W - 14, y0 + 24, example, size=13, anchor="end", color=GREY)
+    svg.text(x0 + SEQ_W / 2, y0 + SEQ_H - 12, code, size=13, color=GREY)
+
+
+def sequence_tasks() -> str:
+    svg = Svg(1100, 660, "The four shapes of a sequence task: N vs N, N vs 1, 1 vs N, N vs M")
+    svg.text(550, 32, "The four shapes of a sequence task (time runs left to right)", size=18, weight="bold")
+    left, right, top, bottom = 20, 560, 50, 355
+    # N vs N: an output at every step
+    _panel(svg, left, top, "N vs N", "tag every word", r"tag\_steps: head(output) → (T, B, C)")
+    _unrolled(svg, left + 130, top, ["x_1", "x_2", "x_3", "x_4"], ["y_1", "y_2", "y_3", "y_4"], LIGHT["fwd"], FWD,
+              h0="h_0")
+    # N vs 1: one output, from the final state
+    _panel(svg, right, top, "N vs 1", "classify a sentence", r"classify\_sequence: head(final\_features(h\_n)) → (B, C)")
+    cells = _unrolled(svg, right + 100, top, ["x_1", "x_2", "x_3", "x_4"], ["", "", "", ""], LIGHT["fwd"], FWD)
+    cy = top + ROW_CELL
+    svg.line(cells[-1] + 25, cy, cells[-1] + 70, cy, color=FWD)
+    svg.box(cells[-1] + 100, cy, 56, 32, "head", size=13)
+    svg.line(cells[-1] + 100, cy - 16, cells[-1] + 100, top + ROW_OUT + 8, color=FWD)
+    svg.text(cells[-1] + 100, top + ROW_OUT, "y", size=14, color=FWD)
+    svg.text(cells[-1] + 48, cy + 32, r"h\_n", size=13, color=FWD)
+    # 1 vs N: one input, each prediction fed back
+    _panel(svg, left, bottom, "1 vs N", "generate from one vector", "generate: input_{t+1} = embedding(argmax y_t) → (M, B, C)")
+    cells = _unrolled(svg, left + 130, bottom, ["x", "", "", ""], ["y_1", "y_2", "y_3", "y_4"], LIGHT["fwd"], FWD,
+                      h0="h_0")
+    for a, b in zip(cells, cells[1:]):  # from y_t into the next cell, from above: no crossing
+        svg.path([(a + 10, bottom + ROW_OUT + 12), (b - 15, bottom + ROW_OUT + 34), (b - 15, bottom + ROW_CELL - 18)],
+                 color=REV, sw=1.5, dash="5 4")
+    svg.text(left + SEQ_W / 2, bottom + ROW_NOTE, "dashed: each prediction, embedded, is the next step's input",
+             size=12, color=REV)
+    # N vs M: encoder, state, decoder
+    _panel(svg, right, bottom, "N vs M", "translate", "seq2seq: the encoder's final state starts the decoder → (M, B, C)")
+    enc = _unrolled(svg, right + 40, bottom, ["x_1", "x_2", "x_3"], ["", "", ""], LIGHT["fwd"], FWD, dx=80)
+    dec = _unrolled(svg, right + 315, bottom, ["<s>", "y_1", "y_2"], ["y_1", "y_2", "y_3"], LIGHT["rev"], REV, dx=80)
+    cy = bottom + ROW_CELL
+    svg.line(enc[-1] + 25, cy, dec[0] - 25, cy, color=CELL, sw=2.5)
+    svg.text((enc[-1] + dec[0]) / 2, cy - 10, "state", size=13, color=CELL)
+    svg.text((enc[0] + enc[-1]) / 2, bottom + 46, "encoder", size=13, color=FWD)
+    svg.text((dec[0] + dec[-1]) / 2, bottom + 46, "decoder", size=13, color=REV)
+    svg.text(right + SEQ_W / 2, bottom + ROW_NOTE, "decoder reads: the shifted target (teacher forcing) or its predictions",
+             size=12, color=GREY)
+    return svg.render()
+
+
 FIGURES = {
     "rnn_cell.svg": rnn_cell,
     "stacked_bidirectional.svg": stacked_bidirectional,
     "lstm_cell.svg": lstm_cell,
     "gru_cell.svg": gru_cell,
     "activations.svg": activations,
+    "sequence_tasks.svg": sequence_tasks,
 }
 
 

@@ -19,6 +19,8 @@ CALLERS: dict[str, tuple[str, ...]] = {
     "lstm_cell": ("lstm_gates",),
     "gru_cell": ("gru_gates",),
     "chain_gradient": ("sigmoid_derivative",),
+    "classify_sequence": ("final_features",),
+    "seq2seq": ("shift_right", "generate"),
 }
 
 

@@ -74,6 +74,7 @@ class Diagnosis:
     en: str
     zh: str
     outputs: tuple[int, ...] | None = None  # which outputs this applies to (None: any)
+    shape: bool = False  # the mistake gives an output of another shape than torch's (see `diagnose_shape`)
 
 
 # --------------------------------------------------------------------------
@@ -476,10 +477,288 @@ CLIP_GRAD_NORM = [
               "max_norm / (total + 1e-6)，从而保持方向不变。"),
 ]
 
+# --------------------------------------------------------------------------
+# ex6: the four shapes of a sequence task (predictions run the judge's own torch.nn modules)
+# --------------------------------------------------------------------------
+
+
+def _hidden(state: Any) -> torch.Tensor:
+    return state[0] if isinstance(state, tuple) else state
+
+
+def _zeros_for_hx(ctx: Context) -> None:
+    """None, the initial state of a learner who ignores hx; an error (no such mistake to make) when hx is None."""
+    if ctx.value("hx") is None:
+        raise ValueError("no initial state given")
+    return None
+
+
+def _directions(h_n: torch.Tensor, bidirectional: bool) -> tuple[int, int]:
+    """(layers, directions) of an h_n."""
+    directions = 2 if bidirectional else 1
+    return h_n.shape[0] // directions, directions
+
+
+def _rows(h_n: torch.Tensor, *rows: int) -> torch.Tensor:
+    return torch.cat([h_n[r] for r in rows], dim=1)
+
+
+def _features_first_layer(ctx: Context) -> torch.Tensor | None:
+    h_n = ctx.value("h_n")
+    layers, directions = _directions(h_n, ctx.value("bidirectional"))
+    return _rows(h_n, *range(directions)) if layers > 1 else None
+
+
+def _features_direction_major(ctx: Context) -> torch.Tensor | None:
+    h_n = ctx.value("h_n")
+    layers, directions = _directions(h_n, ctx.value("bidirectional"))
+    return _rows(h_n, layers - 1, 2 * layers - 1) if directions == 2 and layers > 1 else None
+
+
+def _bidirectional_rows(ctx: Context) -> torch.Tensor:
+    """The last layer's (forward, backward) rows, (2, B, H); an error for a unidirectional h_n."""
+    if not ctx.value("bidirectional"):
+        raise ValueError("unidirectional")
+    return ctx.value("h_n")[-2:]
+
+
+def _features_all_layers(ctx: Context) -> torch.Tensor | None:
+    h_n = ctx.value("h_n")
+    return h_n.permute(1, 0, 2).reshape(h_n.shape[1], -1) if _directions(h_n, ctx.value("bidirectional"))[0] > 1 else None
+
+
+FINAL_FEATURES = [
+    Diagnosis("features_first_layer", _features_first_layer,
+              "it takes the first layer's rows of h_n; the sequence vector comes from the last layer, rows "
+              "(L-1)*D ... L*D-1 (h_n[-D:]).",
+              "取的是 h_n 中第一层的行；句子向量来自最后一层，即第 (L-1)*D ... L*D-1 行（h_n[-D:]）。"),
+    Diagnosis("features_direction_major", _features_direction_major,
+              "it reads h_n as if all forward rows came first (direction-major: rows L-1 and 2L-1); torch.nn "
+              "orders them layer-major, row = layer * D + direction, so the last layer is h_n[-2] (forward) and "
+              "h_n[-1] (backward).",
+              "把 h_n 当成了所有正向的行在前（按方向排列：第 L-1 行和第 2L-1 行）；torch.nn 按层排列，"
+              "行号 = 层 * D + 方向，所以最后一层是 h_n[-2]（正向）和 h_n[-1]（反向）。"),
+    Diagnosis("features_swapped", lambda ctx: torch.cat([_bidirectional_rows(ctx)[1], _bidirectional_rows(ctx)[0]], 1),
+              "it concatenates (backward, forward); the order is forward first: torch.cat([h_n[-2], h_n[-1]], dim=1).",
+              "拼接成了 (反向, 正向)；应当正向在前：torch.cat([h_n[-2], h_n[-1]], dim=1)。"),
+    Diagnosis("features_reshaped", lambda ctx: _bidirectional_rows(ctx).reshape(ctx.value("h_n").shape[1], -1),
+              "it reshapes h_n[-2:] (2, B, H) straight into (B, 2H), which mixes up batch elements; concatenate "
+              "along the features instead: torch.cat([h_n[-2], h_n[-1]], dim=1).",
+              "把 h_n[-2:]（形状 (2, B, H)）直接 reshape 成 (B, 2H)，这样会把不同样本混在一起；应沿特征维拼接："
+              "torch.cat([h_n[-2], h_n[-1]], dim=1)。"),
+    Diagnosis("features_last_row_only", lambda ctx: _bidirectional_rows(ctx)[1],
+              "it returns h_n[-1] alone, which for a bidirectional module is only the backward direction; the "
+              "forward direction's final state h_n[-2] goes first: torch.cat([h_n[-2], h_n[-1]], dim=1).",
+              "只返回了 h_n[-1]，对双向模块来说那只是反向的状态；正向的最终状态 h_n[-2] 要放在前面："
+              "torch.cat([h_n[-2], h_n[-1]], dim=1)。", shape=True),
+    Diagnosis("features_forward_only", lambda ctx: _bidirectional_rows(ctx)[0],
+              "it returns the forward direction's final state alone; for a bidirectional module the backward "
+              "one (h_n[-1]) follows it: torch.cat([h_n[-2], h_n[-1]], dim=1).",
+              "只返回了正向的最终状态；双向模块还要在它后面接上反向的状态（h_n[-1]）："
+              "torch.cat([h_n[-2], h_n[-1]], dim=1)。", shape=True),
+    Diagnosis("features_summed", lambda ctx: _bidirectional_rows(ctx).sum(0),
+              "it adds the two directions; they are concatenated, (B, 2H): torch.cat([h_n[-2], h_n[-1]], dim=1).",
+              "把两个方向相加了；应当拼接成 (B, 2H)：torch.cat([h_n[-2], h_n[-1]], dim=1)。", shape=True),
+    Diagnosis("features_all_layers", _features_all_layers,
+              "it concatenates the rows of every layer; only the last layer's rows make the sequence vector.",
+              "把所有层的行都拼接起来了；句子向量只用最后一层的行。", shape=True),
+]
+
+HX_IGNORED = ("it ignores hx: the module starts from zeros. Pass the initial state on: rnn(x, hx).",
+              "忽略了 hx：模块从全零状态开始。请把初始状态传进去：rnn(x, hx)。")
+
+
+def _tag_steps_with(ctx: Context, hx: Any = None, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    output, _ = ctx.value("rnn")(ctx.value("x"), hx)
+    return ctx.value("head")(output) if reduce is None else ctx.value("head")(reduce(output)).expand_as(ctx.want[0])
+
+
+TAG_STEPS = [
+    Diagnosis("tag_hx_ignored", lambda ctx: _tag_steps_with(ctx, _zeros_for_hx(ctx)),
+              *HX_IGNORED),
+    Diagnosis("tag_last_step_everywhere",
+              lambda ctx: _tag_steps_with(ctx, ctx.value("hx"), reduce=lambda output: output[-1]),
+              "every step gets the last step's prediction; N vs N predicts from each step's own state: head(output).",
+              "每一步得到的都是最后一步的预测；N vs N 要用每一步自己的状态来预测：head(output)。"),
+]
+
+
+def _classify_with(ctx: Context, hx: Any, features: Callable[[torch.Tensor, Any, bool], torch.Tensor]) -> torch.Tensor:
+    rnn = ctx.value("rnn")
+    output, state = rnn(ctx.value("x"), hx)
+    return ctx.value("head")(features(output, state, rnn.bidirectional))
+
+
+def _cell_state_features(output: torch.Tensor, state: Any, bidirectional: bool) -> torch.Tensor:
+    if not isinstance(state, tuple):
+        raise ValueError("not an LSTM")
+    return _reference_features(state[1], bidirectional)
+
+
+def _reference_features(h_n: torch.Tensor, bidirectional: bool) -> torch.Tensor:
+    _, directions = _directions(h_n, bidirectional)
+    return torch.cat([h_n[d - directions] for d in range(directions)], dim=1)
+
+
+def _output_last(output: torch.Tensor, state: Any, bidirectional: bool) -> torch.Tensor:
+    if not bidirectional:
+        raise ValueError("output[-1] is right for one direction")
+    return output[-1]
+
+
+CLASSIFY_SEQUENCE = [
+    Diagnosis("classify_output_last", lambda ctx: _classify_with(ctx, ctx.value("hx"), _output_last),
+              "it uses output[-1]: its backward half is the backward direction after reading only x[T-1], not its "
+              "final state. Take the final states from h_n: final_features(h_n, rnn.bidirectional).",
+              "用了 output[-1]：它的反向一半是反向方向只读了 x[T-1] 之后的状态，不是反向的最终状态。请从 h_n 中取最终状态："
+              "final_features(h_n, rnn.bidirectional)。"),
+    Diagnosis("classify_cell_state", lambda ctx: _classify_with(ctx, ctx.value("hx"), _cell_state_features),
+              "it uses the LSTM's cell state c_n; the sequence vector is the hidden state h_n, the first member of "
+              "(h_n, c_n).",
+              "用了 LSTM 的细胞状态 c_n；句子向量来自隐藏状态 h_n，即 (h_n, c_n) 的第一个元素。"),
+    Diagnosis("classify_hx_ignored",
+              lambda ctx: _classify_with(ctx, _zeros_for_hx(ctx),
+                                         lambda output, state, bi: _reference_features(_hidden(state), bi)),
+              *HX_IGNORED),
+    Diagnosis("classify_mean_over_time",
+              lambda ctx: _classify_with(ctx, ctx.value("hx"), lambda output, state, bi: output.mean(0)),
+              "it averages output over time (mean pooling); here N vs 1 reads the last layer's final states: "
+              "final_features(h_n, rnn.bidirectional).",
+              "对 output 沿时间取了平均（平均池化）；这里的 N vs 1 要用最后一层的最终状态："
+              "final_features(h_n, rnn.bidirectional)。"),
+]
+
+
+def _greedy(rnn: Any, embed: Any, head: Any, first_input: torch.Tensor, steps: int, hx: Any,
+            feed_back: bool = True, carry: bool = True) -> torch.Tensor:
+    """Greedy decoding, or one of its mistakes: the first input at every step, or every step from hx."""
+    logits, step_input, state = [], first_input, hx
+    for _ in range(steps):
+        output, new_state = rnn(step_input.unsqueeze(0), state if carry else hx)
+        state = new_state
+        logits.append(head(output[0]))
+        step_input = embed(logits[-1].argmax(dim=-1)) if feed_back else first_input
+    return torch.stack(logits)
+
+
+def _generate_with(ctx: Context, hx: Any = "given", **mistake: bool) -> torch.Tensor:
+    return _greedy(ctx.value("rnn"), ctx.value("embedding"), ctx.value("head"), ctx.value("first_input"),
+                   ctx.value("steps"), ctx.value("hx") if hx == "given" else hx, **mistake)
+
+
+NO_FEEDBACK = ("every step reads the same first input: feed each step's prediction back, "
+               "embedding(logits_t.argmax(dim=-1)), as the next step's input.",
+               "每一步读入的都是同一个最初的输入：要把每一步的预测 embedding(logits_t.argmax(dim=-1)) 送回去，"
+               "作为下一步的输入。")
+STATE_RESET = ("every step starts again from the initial state: carry the state the module returns on to the next "
+               "step.",
+               "每一步都重新从初始状态开始：要把模块返回的状态传给下一步。")
+
+GENERATE = [
+    Diagnosis("generate_no_feedback", lambda ctx: _generate_with(ctx, feed_back=False), *NO_FEEDBACK),
+    Diagnosis("generate_state_reset", lambda ctx: _generate_with(ctx, carry=False), *STATE_RESET),
+    Diagnosis("generate_hx_ignored", lambda ctx: _generate_with(ctx, hx=_zeros_for_hx(ctx)),
+              "it ignores hx: the first step starts from zeros. Pass hx to the module at the first step.",
+              "忽略了 hx：第一步从全零状态开始。第一步调用模块时要传入 hx。"),
+]
+
+
+def _shift(ctx: Context, how: str) -> torch.Tensor:
+    target, start = ctx.value("target"), ctx.value("start_token")
+    if how == "left":
+        return torch.cat([target[1:], torch.full_like(target[:1], start)])
+    if how == "overwrite":
+        return torch.cat([torch.full_like(target[:1], start), target[1:]])
+    if how == "batch":
+        return torch.cat([torch.full_like(target[:, :1], start), target[:, :-1]], dim=1)
+    return torch.cat([torch.zeros_like(target[:1]), target[:-1]])
+
+
+SHIFT_RIGHT = [
+    Diagnosis("shift_missing", lambda ctx: ctx.value("target"),
+              "it returns the target unshifted: at step t the decoder would read the very token it must predict. "
+              "Put the start token first and drop the last token: [start, target[0], ..., target[M-2]].",
+              "返回的目标序列没有移位：第 t 步解码器会读到它要预测的那个词。应把起始符放在最前，去掉最后一个词："
+              "[start, target[0], ..., target[M-2]]。"),
+    Diagnosis("shift_overwrites_first", lambda ctx: _shift(ctx, "overwrite"),
+              "it writes the start token over target[0] and keeps target[1:]; every token must move one step later "
+              "instead: [start, target[0], ..., target[M-2]] (target[:-1] after the start token).",
+              "用起始符覆盖了 target[0]，保留了 target[1:]；应当让每个词都往后挪一步："
+              "[start, target[0], ..., target[M-2]]（起始符后面接 target[:-1]）。"),
+    Diagnosis("shift_left", lambda ctx: _shift(ctx, "left"),
+              "it shifts the target left (target[1:], then the start token); teacher forcing shifts it right: "
+              "the start token first, then target[:-1].",
+              "把目标序列向左移了（target[1:] 再接起始符）；教师强制是向右移：起始符在前，后面是 target[:-1]。"),
+    Diagnosis("shift_along_batch", lambda ctx: _shift(ctx, "batch"),
+              "it shifts along the batch (dim 1); time is dim 0: torch.cat([start_row, target[:-1]], dim=0).",
+              "沿批次维（第 1 维）移位了；时间是第 0 维：torch.cat([start_row, target[:-1]], dim=0)。"),
+    Diagnosis("shift_start_token_missing", lambda ctx: _shift(ctx, "zeros"),
+              "the first row is 0 instead of start_token: fill it with the start token, "
+              "torch.full_like(target[:1], start_token).",
+              "第一行是 0 而不是 start_token：请用起始符填充，torch.full_like(target[:1], start_token)。"),
+]
+
+
+def _seq2seq_with(ctx: Context, initial: str = "encoder", inputs: str = "shifted", greedy: bool | None = None,
+                  **mistake: bool) -> torch.Tensor:
+    """seq2seq with one mistake: the decoder's initial state ("encoder", "zeros", "h_only"), what it reads under
+    teacher forcing ("shifted", "target"), greedy decoding whatever teacher_forcing says."""
+    target, start = ctx.value("target"), ctx.value("start_token")
+    embed, head, decoder = ctx.value("embedding"), ctx.value("head"), ctx.value("decoder")
+    _, state = ctx.value("encoder")(ctx.value("source"))
+    if initial == "zeros":
+        state = None
+    elif initial == "h_only":
+        if not isinstance(state, tuple):
+            raise ValueError("not an LSTM")
+        state = (state[0], torch.zeros_like(state[1]))
+    teacher_forcing = ctx.value("teacher_forcing") if greedy is None else not greedy
+    if teacher_forcing:
+        tokens = torch.cat([torch.full_like(target[:1], start), target[:-1]]) if inputs == "shifted" else target
+        return head(decoder(embed(tokens), state)[0])
+    first = embed(torch.full_like(target[0], start))
+    return _greedy(decoder, embed, head, first, target.shape[0], state, **mistake)
+
+
+def _in_mode(teacher_forcing: bool, predict: Callable[[Context], torch.Tensor]) -> Callable[[Context], torch.Tensor | None]:
+    return lambda ctx: predict(ctx) if bool(ctx.value("teacher_forcing")) == teacher_forcing else None
+
+
+SEQ2SEQ = [
+    Diagnosis("seq2seq_not_initialised", lambda ctx: _seq2seq_with(ctx, initial="zeros"),
+              "the decoder starts from zeros: the encoder's final state must be its initial state, "
+              "decoder(inputs, state) with _, state = encoder(source).",
+              "解码器从全零状态开始：编码器的最终状态必须作为它的初始状态，先 _, state = encoder(source)，"
+              "再 decoder(inputs, state)。"),
+    Diagnosis("seq2seq_cell_state_dropped", lambda ctx: _seq2seq_with(ctx, initial="h_only"),
+              "the decoder gets the encoder's h_n but a zero cell state: pass the LSTM's whole state, (h_n, c_n).",
+              "解码器拿到了编码器的 h_n，细胞状态却是零：要把 LSTM 的完整状态 (h_n, c_n) 一起传过去。"),
+    Diagnosis("seq2seq_target_unshifted", _in_mode(True, lambda ctx: _seq2seq_with(ctx, inputs="target")),
+              "under teacher forcing the decoder reads the target itself, so at step t it sees the token it must "
+              "predict; it reads the target shifted right: shift_right(target, start_token).",
+              "教师强制时解码器读入的是目标序列本身，第 t 步就看到了要预测的词；应读入右移一位的目标序列："
+              "shift_right(target, start_token)。"),
+    Diagnosis("seq2seq_target_at_inference", _in_mode(False, lambda ctx: _seq2seq_with(ctx, greedy=False)),
+              "with teacher_forcing=False it still feeds the target; at inference the decoder reads its own "
+              "predictions (generate), and the target gives only the length M.",
+              "teacher_forcing=False 时仍然把目标序列喂给了解码器；推理时解码器读入的是它自己的预测（generate），"
+              "目标序列只提供长度 M。"),
+    Diagnosis("seq2seq_greedy_in_training", _in_mode(True, lambda ctx: _seq2seq_with(ctx, greedy=True)),
+              "with teacher_forcing=True it decodes greedily; teacher forcing feeds the shifted target instead.",
+              "teacher_forcing=True 时却做了贪心解码；教师强制应当喂入右移后的目标序列。"),
+    Diagnosis("seq2seq_no_feedback", _in_mode(False, lambda ctx: _seq2seq_with(ctx, feed_back=False)), *NO_FEEDBACK),
+    Diagnosis("seq2seq_state_reset", _in_mode(False, lambda ctx: _seq2seq_with(ctx, carry=False)),
+              "every decoding step starts again from the encoder's state: carry the decoder's state on from step "
+              "to step.",
+              "每个解码步都重新从编码器的状态开始：解码器的状态要一步一步传下去。"),
+]
+
 TABLES: dict[str, list[Diagnosis]] = {
     "rnn_cell_concat": RNN_CELL_CONCAT, "rnn_layer": RNN_LAYER, "run_layers": RUN_LAYERS,
     "sigmoid_derivative": SIGMOID_DERIVATIVE, "chain_gradient": CHAIN_GRADIENT,
     "hidden_jacobian": HIDDEN_JACOBIAN, "gradient_norms": GRADIENT_NORMS, "clip_grad_norm": CLIP_GRAD_NORM,
+    "tag_steps": TAG_STEPS, "final_features": FINAL_FEATURES, "classify_sequence": CLASSIFY_SEQUENCE,
+    "generate": GENERATE, "shift_right": SHIFT_RIGHT, "seq2seq": SEQ2SEQ,
 }
 # Diagnoses that read the outputs' structure rather than predict a value.
 STRUCTURAL: dict[str, list[Callable[[Context], Found | None]]] = {"run_layers": [_h_n_rows]}
@@ -515,7 +794,7 @@ def diagnose(ctx: Context, probe: Callable[[tuple[str, ...]], bool] | None = Non
         if found:
             return found
     for entry in TABLES.get(ctx.function, []):
-        if entry.outputs is not None and ctx.index not in entry.outputs:
+        if entry.shape or (entry.outputs is not None and ctx.index not in entry.outputs):
             continue
         predicted = _quietly(lambda: entry.predict(ctx))
         if predicted is not None and ctx.matches(predicted):
@@ -524,6 +803,19 @@ def diagnose(ctx: Context, probe: Callable[[tuple[str, ...]], bool] | None = Non
         present = tuple(name for name in names if name in ctx.inputs)
         if present and probe(present):
             return Found(key, en, zh)
+    return None
+
+
+def diagnose_shape(ctx: Context) -> Found | None:
+    """The mistake an output of the wrong shape is, among those that change the shape (`Diagnosis.shape`):
+    the learner's output equals that mistake's prediction, shape and values."""
+    got = ctx.got[ctx.index]
+    for entry in TABLES.get(ctx.function, []):
+        if not entry.shape or (entry.outputs is not None and ctx.index not in entry.outputs):
+            continue
+        predicted = _quietly(lambda: entry.predict(ctx))
+        if isinstance(predicted, torch.Tensor) and predicted.shape == got.shape and _agree(got, predicted):
+            return Found(entry.key, entry.en, entry.zh)
     return None
 
 

@@ -35,7 +35,8 @@ ALLOWED_IMPORTS = ("torch", "numpy", "math", "typing", "__future__", "dataclasse
                    "collections", "numbers", "warnings", "abc", "enum")
 # The exercise files, importable from each other: `from .ex1_rnn_cell import rnn_cell`, `from . import ex3_lstm`,
 # or through the learner's own package, `from exercises.modules import LSTM`.
-SIBLINGS = frozenset({"ex1_rnn_cell", "ex2_rnn_layers", "ex3_lstm", "ex4_gru", "ex5_vanishing", "modules"})
+SIBLINGS = frozenset({"ex1_rnn_cell", "ex2_rnn_layers", "ex3_lstm", "ex4_gru", "ex5_vanishing", "ex6_sequence_tasks",
+                      "modules"})
 OWN_PACKAGE = "exercises"
 # Submodules of allowed packages that reach files, processes, compiled code or torch's internals.
 REFUSED_MODULES = ("torch.utils", "torch.hub", "torch.jit", "torch.library", "torch.ops", "torch.classes",

@@ -12,8 +12,8 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from grader.sandbox.given import (CELLS, GivenGRUCell, GivenLSTMCell, GivenRNNCell, gru_cell, gru_gates,  # noqa: F401
-                                  lstm_cell, lstm_gates, rnn_cell)
+from grader.sandbox.given import (CELLS, GivenGRUCell, GivenLSTMCell, GivenRNNCell, final_features,  # noqa: F401
+                                  generate, gru_cell, gru_gates, lstm_cell, lstm_gates, rnn_cell, shift_right)
 
 Weights = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]
 
@@ -65,3 +65,28 @@ def run_module(mode: str, x: torch.Tensor, hx, weights: Sequence[Weights], num_l
     if seed is not None:
         torch.manual_seed(seed)
     return functional_call(module, module_params(weights, num_layers, bidirectional), (x, hx))
+
+
+# --- exercise 6: compositions of torch.nn modules ---------------------------------------------
+
+
+def hidden_of(state):
+    """h_n of a recurrent module's final state: the state itself (RNN, GRU) or its first member (LSTM)."""
+    return state[0] if isinstance(state, tuple) else state
+
+
+def tag_steps(rnn, head, x, hx=None):
+    return head(rnn(x, hx)[0])
+
+
+def classify_sequence(rnn, head, x, hx=None):
+    _, state = rnn(x, hx)
+    return head(final_features(hidden_of(state), rnn.bidirectional))
+
+
+def seq2seq(encoder, decoder, embedding, head, source, target, start_token, teacher_forcing=True):
+    _, state = encoder(source)
+    if teacher_forcing:
+        return head(decoder(embedding(shift_right(target, start_token)), state)[0])
+    start = embedding(torch.full((target.shape[1],), start_token, dtype=torch.long, device=target.device))
+    return generate(decoder, embedding, head, start, target.shape[0], state)

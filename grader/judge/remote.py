@@ -477,7 +477,7 @@ def decode_result(value: Any) -> Any:
 
 
 def encode_argument(value: Any) -> Any:
-    """The judge's objects as the sandbox rebuilds them: torch's cells by name, cell modules by spec."""
+    """The judge's objects as the sandbox rebuilds them: torch's cells by name, modules by spec."""
     import torch
 
     from grader.judge import oracle
@@ -495,11 +495,37 @@ def encode_argument(value: Any) -> Any:
             "bias": value.bias, "extra": extra, "dtype": weight.dtype, "device": weight.device,
             "state": {k: v.detach() for k, v in value.state_dict().items()},
         }}
+    if isinstance(value, torch.nn.Module):
+        return {"__module__": module_spec(value)}
     if isinstance(value, tuple):
         return tuple(encode_argument(v) for v in value)
     if isinstance(value, list):
         return [encode_argument(v) for v in value]
     return value
+
+
+def module_spec(module: "torch.nn.Module") -> dict[str, Any]:
+    """How the sandbox rebuilds one of `given.MODULES` (ex6): its class, constructor arguments and weights."""
+    import torch
+
+    from grader.sandbox import given
+
+    name = type(module).__name__
+    if given.MODULES.get(name) is not type(module):
+        raise TypeError(f"cannot send a {name} to the sandbox")
+    if isinstance(module, torch.nn.RNNBase):
+        arguments = {"input_size": module.input_size, "hidden_size": module.hidden_size,
+                     "num_layers": module.num_layers, "bias": module.bias, "bidirectional": module.bidirectional}
+        if isinstance(module, torch.nn.RNN):
+            arguments["nonlinearity"] = module.nonlinearity
+    elif isinstance(module, torch.nn.Linear):
+        arguments = {"in_features": module.in_features, "out_features": module.out_features,
+                     "bias": module.bias is not None}
+    else:
+        arguments = {"num_embeddings": module.num_embeddings, "embedding_dim": module.embedding_dim}
+    weight = next(module.parameters())
+    return {"class": name, "arguments": arguments, "dtype": weight.dtype, "device": weight.device,
+            "state": {k: v.detach() for k, v in module.state_dict().items()}}
 
 
 def call_seed(run_seed: int, test_id: str, counter: int) -> int:

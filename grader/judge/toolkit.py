@@ -322,12 +322,33 @@ def _learner_error_hint(label: str, error: dict[str, Any]) -> Fail:
         )
     if kind == "syntax":
         return _import_error_hint(label, error)
-    shapes = _shape_error(error["message"])
+    shapes = _module_shape_error(error["message"]) if label in MODULE_FUNCTIONS else _shape_error(error["message"])
     return Fail(
         f"{label} raised {error['type']}: {error['message']}{where.en}.{shapes.en}",
         f"{label} 抛出了 {error['type']}: {error['message']}{where.zh}。{shapes.zh}",
         kind="shape" if shapes.en else "runs",
     )
+
+
+# Exercise 6's functions are handed torch.nn modules, not weight matrices: their shape errors get their own note.
+MODULE_FUNCTIONS = frozenset({"tag_steps", "final_features", "classify_sequence", "generate", "shift_right", "seq2seq"})
+
+
+def _module_shape_error(message: str) -> Text:
+    """What a shape error from torch means in exercise 6 (nothing for other errors)."""
+    if "cannot be multiplied" in message or "must match the size of tensor" in message:
+        return Text(
+            " The shapes do not fit: check each tensor against the docstring. The head takes D*H features in "
+            "tag_steps and classify_sequence, H after a decoder; a recurrent module reads (T, B, features), so one "
+            "step is a (1, B, E) sequence.",
+            "形状对不上：请对照文档检查每个张量。tag_steps 和 classify_sequence 中 head 的输入是 D*H 维，解码器之后是 "
+            "H 维；循环模块读入 (T, B, 特征) 的序列，所以单独一步是形状为 (1, B, E) 的序列。")
+    if "hidden" in message.lower() and "expected" in message.lower():
+        return Text(
+            " The initial state does not fit the module: it is (L*D, B, H), or the tuple (h_0, c_0) for an LSTM, "
+            "in the same structure the module returns its final state.",
+            "初始状态与模块不匹配：它的形状是 (L*D, B, H)，LSTM 则是元组 (h_0, c_0)，与模块返回的最终状态结构相同。")
+    return Text("", "")
 
 
 def _shape_error(message: str) -> Text:
@@ -680,13 +701,17 @@ def _probe(explain: Explain) -> Callable[[tuple[str, ...]], bool]:
     return agrees
 
 
-Diagnoser = Callable[[tuple[int, ...]], tuple["diagnose.Found | None", "diagnose.Found"]]
+# Called with the first differing index: (the named mistake or None, where the difference starts); called with
+# None, for an output of the wrong shape: (the named mistake that changes the shape or None, None).
+Diagnoser = Callable[[tuple[int, ...] | None], tuple["diagnose.Found | None", "diagnose.Found | None"]]
 
 
 def _diagnoser(explain: Explain, got: list[torch.Tensor], want: list[torch.Tensor], index: int) -> Diagnoser:
-    def run(first: tuple[int, ...]) -> tuple[diagnose.Found | None, diagnose.Found]:
+    def run(first: tuple[int, ...] | None) -> tuple[diagnose.Found | None, diagnose.Found | None]:
         context = diagnose.Context(explain.function, explain.inputs, [g.detach() for g in got],
                                     [w.detach() for w in want], index, explain.options, explain.seed)
+        if first is None:
+            return diagnose.diagnose_shape(context), None
         return diagnose.diagnose(context, _probe(explain)), diagnose.locate(context, first)
     return run
 
@@ -700,6 +725,15 @@ def expect_close(label: str, name: str, dims: str, got: torch.Tensor, want: torc
     source and inputs for it). `scale`: the size of the terms behind each element, when the check knows it
     (see `allowed_error`)."""
     if tuple(got.shape) != tuple(want.shape):
+        found = diagnoser(None)[0] if diagnoser else None
+        if found is not None:
+            raise Fail(
+                f"{label}: {name} has shape {tuple(got.shape)}, expected {tuple(want.shape)} = {dims}: {found.en} "
+                f"{case_text.en}",
+                f"{label}：{name} 的形状是 {tuple(got.shape)}，应为 {tuple(want.shape)} = {dims}：{found.zh}"
+                f"{case_text.zh}",
+                kind="named", mistake=found.key,
+            )
         raise Fail(
             f"{label}: {name} has shape {tuple(got.shape)}, expected {tuple(want.shape)} = {dims} {case_text.en}.",
             f"{label}：{name} 的形状是 {tuple(got.shape)}，应为 {tuple(want.shape)} = {dims} {case_text.zh}。",

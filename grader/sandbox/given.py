@@ -3,6 +3,8 @@
 - `CELLS`: cells with `run_layers`' signature, on torch's fused kernels (exercise 2 is
   graded with them, so a mistake in the learner's own cells costs nothing there);
 - `Given*Cell`: torch.nn cell modules for exercise 5's `gradient_norms`;
+- `GivenRNN`, `GivenLSTM`, `GivenGRU` (and torch's `Linear`, `Embedding`): the modules exercise 6 is
+  built from, rebuilt in the sandbox from their spec (`MODULES`);
 - `STAND_INS`: torch versions of the learner's cell files, for the modules check of exercise 2;
 - `HELPERS`: torch versions of the helpers a graded function calls in its own file, put in place
   of the learner's for one call, to tell whether the caller is right given a right helper.
@@ -111,6 +113,52 @@ class GivenLSTMCell(nn.LSTMCell):
         return super().forward(input, hx)
 
 
+class GivenRNN(nn.RNN):
+    def forward(self, input, hx=None):
+        return super().forward(input, hx)
+
+
+class GivenLSTM(nn.LSTM):
+    def forward(self, input, hx=None):
+        return super().forward(input, hx)
+
+
+class GivenGRU(nn.GRU):
+    def forward(self, input, hx=None):
+        return super().forward(input, hx)
+
+
+# The modules the judge may hand to learner code (ex6), by class name: the sandbox rebuilds them from a spec.
+MODULES = {"GivenRNN": GivenRNN, "GivenLSTM": GivenLSTM, "GivenGRU": GivenGRU,
+           "Linear": nn.Linear, "Embedding": nn.Embedding}
+
+
+# --- exercise 6 in torch's terms: the helpers its graded functions call -------------------------
+
+
+def final_features(h_n, bidirectional):
+    """The last layer's final hidden state(s), forward then backward: (B, D*H)."""
+    directions = 2 if bidirectional else 1
+    rows, batch, hidden = h_n.shape
+    last_layer = h_n.view(rows // directions, directions, batch, hidden)[-1]
+    return last_layer.permute(1, 0, 2).reshape(batch, directions * hidden)
+
+
+def generate(rnn, embedding, head, first_input, steps, hx=None):
+    """Greedy decoding: each step's argmax, embedded, is the next step's input: (steps, B, C)."""
+    state, inputs, logits = hx, [first_input], []
+    while len(logits) < steps:
+        output, state = rnn(inputs[-1][None], state)
+        logits.append(head(output[-1]))
+        inputs.append(embedding(logits[-1].argmax(-1)))
+    return torch.stack(logits)
+
+
+def shift_right(target, start_token):
+    """The decoder's inputs under teacher forcing: the start token, then target[0..M-2]: (M, B)."""
+    return torch.cat([torch.full_like(target[:1], start_token), target[:-1]])
+
+
 # Sibling modules with torch's cells in place of the learner's (ex2's modules check).
 STAND_INS = {
     "torch_cells": {
@@ -126,4 +174,5 @@ HELPERS = {
     "ex3_lstm": {"lstm_gates": lstm_gates},
     "ex4_gru": {"gru_gates": gru_gates},
     "ex5_vanishing": {"sigmoid_derivative": sigmoid_derivative},
+    "ex6_sequence_tasks": {"final_features": final_features, "generate": generate, "shift_right": shift_right},
 }

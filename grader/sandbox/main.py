@@ -115,7 +115,7 @@ def _load(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def _decode(value: Any) -> Any:
-    """Turn the judge's markers into live objects: torch's cells by name, cell modules from their spec."""
+    """Turn the judge's markers into live objects: torch's cells by name, modules from their spec."""
     if isinstance(value, dict) and "__cell__" in value:
         return given.CELLS[value["__cell__"]]
     if isinstance(value, dict) and "__cell_module__" in value:
@@ -126,6 +126,11 @@ def _decode(value: Any) -> Any:
                     dtype=spec["dtype"], **spec.get("extra", {}))
         cell.load_state_dict(spec["state"])
         return cell
+    if isinstance(value, dict) and "__module__" in value:
+        spec = value["__module__"]
+        module = given.MODULES[spec["class"]](**spec["arguments"], device=spec["device"], dtype=spec["dtype"])
+        module.load_state_dict(spec["state"])
+        return module
     if isinstance(value, tuple):
         return tuple(_decode(v) for v in value)
     if isinstance(value, list):
