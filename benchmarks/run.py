@@ -52,6 +52,7 @@ FULL_GOAL_X = 2.0  # a full grade: at most this many times `import torch`
 ONE_GOAL_X = 1.5  # one exercise
 OVERHEAD_GOAL = 0.20  # the grader over bare pytest on the same suites: less than this
 WATCH_GOAL_S = 0.5  # --watch: from saving a file to the result, at most this (median)
+EDIT_PAUSE_S = 5.0  # a learner reads the result and edits before saving again (watch) or re-checking (notebook)
 BATCH_GOAL_PER_MINUTE = 120.0  # batch over the generated submissions: at least this many per minute
 
 
@@ -350,7 +351,7 @@ def run_watch(one: str, device: str, seed: int, rounds: int, timeout_s: float) -
         try:
             _read_until(process.stdout, "Watching", time.monotonic() + timeout_s)
             for number in range(rounds):
-                time.sleep(1.0)  # a new modification time
+                time.sleep(EDIT_PAUSE_S)
                 with open(exercise, "a", encoding="utf-8") as file:
                     file.write(f"\n# edit {number}\n")
                 saved = time.perf_counter()
@@ -381,6 +382,7 @@ def run_notebook_check(one: str, device: str, seed: int, rounds: int, timeout_s:
     try:
         client.execute_interactive("from grader import check", timeout=timeout_s)
         for number in range(rounds):
+            time.sleep(EDIT_PAUSE_S)
             started = time.perf_counter()
             reply = client.execute_interactive(code, timeout=timeout_s, output_hook=lambda message: None)
             seconds.append(time.perf_counter() - started)
@@ -557,8 +559,10 @@ def render_results(facts: dict[str, str], when: str, device: str, load: tuple[tu
     if batch is not None:
         lines += [f"- {batch.label}, every other one with a planted mistake:", f"  `{batch.shown}`"]
     for latency in latencies or []:
-        lines += [f"- {latency.label} (one row: the median and minimum of {len(latency.seconds)} re-grades of one "
-                  "process that stays up; its tree RSS is that process's):", f"  `{latency.shown}`"]
+        lines += [f"- {latency.label} (the median and minimum of {len(latency.seconds)} re-grades by one process "
+                  f"that stays up, each {EDIT_PAUSE_S:g} s after the last result, as a learner edits in between; a "
+                  "save sooner than the primed judge's start-up waits for the rest of it; its tree RSS is that "
+                  "process's):", f"  `{latency.shown}`"]
     return "\n".join(lines) + "\n"
 
 
