@@ -25,6 +25,21 @@ def verdicts(run: runner.SuiteRun) -> list[tuple]:
     return sorted((t["nodeid"], t["outcome"], t.get("metadata", {}).get("hint_en")) for t in run.tests)
 
 
+def stop_tree(process: subprocess.Popen) -> None:
+    """The process and everything it started (portable: no process groups on Windows)."""
+    try:
+        family = psutil.Process(process.pid).children(recursive=True)
+    except psutil.Error:
+        family = []
+    for member in family:
+        try:
+            member.kill()
+        except psutil.Error:
+            pass
+    process.kill()
+    process.wait()
+
+
 def plan_for(target: Path) -> runner.RunPlan:
     return runner.RunPlan(exercises=catalog.select(["ex3"]), target=target, device="cpu", seed=SEED)
 
@@ -73,7 +88,7 @@ def test_watch_regrades_each_save_with_the_same_verdicts_as_a_cold_run(tmp_path:
     argv = [sys.executable, "-m", "grader", "ex3", "--target", str(target), "--seed", str(SEED), "--lang", "en",
             "--watch"]
     process = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert process.stdout is not None
 
     def next_result() -> str:
@@ -91,8 +106,7 @@ def test_watch_regrades_each_save_with_the_same_verdicts_as_a_cold_run(tmp_path:
             file.write("\n\n" + WRONG_LSTM_CELL.strip() + "\n")
         second = next_result()
     finally:
-        os.killpg(process.pid, 9)
-        process.wait()
+        stop_tree(process)
     cold = subprocess.run([sys.executable, "-m", "grader", "ex3", "--target", str(target), "--seed", str(SEED),
                            "--lang", "en"], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert "Total: 10/20" in second and "Total: 10/20" in cold.stdout
