@@ -19,8 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import psutil
-
+from grader import reaper
 from grader.target import REPO_ROOT
 
 TEXT = {
@@ -178,17 +177,7 @@ class _Server:
         return answer
 
     def stop(self) -> None:
-        try:
-            family = psutil.Process(self.process.pid).children(recursive=True)
-        except psutil.Error:
-            family = []
-        for process in [*family]:
-            try:
-                process.kill()
-            except psutil.Error:
-                pass
-        self.process.kill()
-        self.process.wait()
+        reaper.kill_tree(self.process)
 
 
 _SERVER: list[_Server] = []

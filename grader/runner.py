@@ -347,26 +347,9 @@ def discard_primed() -> None:
     """Stop a primed judge that will not be used, and everything it started."""
     while _PRIMED:
         primed = _PRIMED.pop()
-        for child in _descendants(primed.process.pid):
-            _kill_quietly(child)
-        primed.process.kill()
-        primed.process.wait()
+        reaper.kill_tree(primed.process)
         primed.errors.close()
         primed.scratch.cleanup()
-
-
-def _descendants(pid: int) -> list[psutil.Process]:
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.Error:
-        return []
-
-
-def _kill_quietly(process: psutil.Process) -> None:
-    try:
-        process.kill()
-    except psutil.Error:
-        pass
 
 
 def _take_primed(plan: RunPlan, deselect: list[str]) -> _Primed | None:

@@ -15,7 +15,7 @@ import psutil
 
 from conftest import REPO, SOLUTIONS, plant
 from plants import code_of
-from grader import catalog, runner
+from grader import catalog, reaper, runner
 
 SEED = random.SystemRandom().randrange(2 ** 31)
 WRONG_LSTM_CELL = code_of("h = o * c")
@@ -23,21 +23,6 @@ WRONG_LSTM_CELL = code_of("h = o * c")
 
 def verdicts(run: runner.SuiteRun) -> list[tuple]:
     return sorted((t["nodeid"], t["outcome"], t.get("metadata", {}).get("hint_en")) for t in run.tests)
-
-
-def stop_tree(process: subprocess.Popen) -> None:
-    """The process and everything it started (portable: no process groups on Windows)."""
-    try:
-        family = psutil.Process(process.pid).children(recursive=True)
-    except psutil.Error:
-        family = []
-    for member in family:
-        try:
-            member.kill()
-        except psutil.Error:
-            pass
-    process.kill()
-    process.wait()
 
 
 def plan_for(target: Path) -> runner.RunPlan:
@@ -106,7 +91,7 @@ def test_watch_regrades_each_save_with_the_same_verdicts_as_a_cold_run(tmp_path:
             file.write("\n\n" + WRONG_LSTM_CELL.strip() + "\n")
         second = next_result()
     finally:
-        stop_tree(process)
+        reaper.kill_tree(process)
     cold = subprocess.run([sys.executable, "-m", "grader", "ex3", "--target", str(target), "--seed", str(SEED),
                            "--lang", "en"], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert "Total: 10/20" in second and "Total: 10/20" in cold.stdout
