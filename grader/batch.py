@@ -185,9 +185,10 @@ def _command(target: Path, settings: BatchSettings) -> list[str]:
     return command
 
 
-def _last_error_line(stderr: str) -> str:
+def last_error_line(stderr: str, default: str = "no message") -> str:
+    """The message of `python -m grader`'s error output: its last line, without the program's prefix."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip() and not line.startswith("(see ")]
-    return lines[-1].removeprefix("python -m grader: ").removeprefix("error: ") if lines else "no message"
+    return lines[-1].removeprefix("python -m grader: ").removeprefix("error: ") if lines else default
 
 
 def run_to_end(command: list[str], stdout: Any, stderr: Any, time_limit_s: float) -> int | None:
@@ -235,7 +236,7 @@ def grade_one(submission: Submission, prepared: Path | SubmissionError, settings
         stderr_text = _read(scratch / "stderr").decode("utf-8", errors="replace").replace(
             str(prepared), str(submission.folder))
         kind = "not gradable" if returncode == 2 else f"grader failed (exit {returncode})"
-        return Outcome(submission.student, error=f"{kind}: {_last_error_line(stderr_text)}", seconds=seconds)
+        return Outcome(submission.student, error=f"{kind}: {last_error_line(stderr_text)}", seconds=seconds)
     except (OSError, ValueError, KeyError, TypeError) as error:  # an unreadable or malformed report
         return Outcome(submission.student, error=f"grader failed: {type(error).__name__}: {error}",
                        seconds=time.monotonic() - started)

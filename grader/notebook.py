@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader import reaper
+from grader.batch import last_error_line
 from grader.target import REPO_ROOT
 
 TEXT = {
@@ -208,12 +209,6 @@ def _one_shot(argv: list[str], timeout_s: float) -> dict[str, Any]:
     return {"exit": done.returncode, "report": None, "error": done.stderr}
 
 
-def _last_message(text: str, exit_code: int) -> str:
-    lines = [line.removeprefix("python -m grader: ").removeprefix("error: ") for line in text.splitlines()
-             if line.strip() and not line.startswith("(see ")]
-    return lines[-1] if lines else f"exit code {exit_code}"
-
-
 def check(*exercises: str, target: str = "exercises", seed: int | None = None, lang: str | None = None,
           device: str = "cpu", timeout_s: float = 900) -> Result:
     """Grade `exercises` (ids or prefixes: "ex3", "lstm"; none: all) of `target` (exercises/ by default)."""
@@ -226,4 +221,4 @@ def check(*exercises: str, target: str = "exercises", seed: int | None = None, l
     report = answer.get("report")
     if answer.get("exit") in (0, 1) and isinstance(report, dict):
         return Result(report, language, args=typed)
-    return Result(None, language, _last_message(str(answer.get("error") or ""), answer.get("exit", 3)), typed)
+    return Result(None, language, last_error_line(str(answer.get("error") or ""), f"exit code {answer.get('exit', 3)}"), typed)
