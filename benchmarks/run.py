@@ -14,7 +14,8 @@ Runs, as subprocesses from the repository root and interleaved round by round
      environment, but without the grader around it
 
 then grades a folder of generated submissions (copies of solutions/, every other
-one with a planted mistake) with `python -m grader batch DIR`, and measures the two
+one with a planted mistake) with `python -m grader batch DIR` (its warm process on
+Linux) and again with `--cold`, checks that both give the same grades, and measures the two
 ways a learner re-grades while working: `--watch` (from saving the exercise file to
 the result on screen) and `check(EXERCISE)` in a Jupyter kernel (needs jupyter_client
 and ipykernel: requirements-dev.txt; skipped without them).
@@ -138,10 +139,10 @@ def check_exercise(token: str) -> None:
         sys.path.remove(str(REPO))
 
 
-def batch_command(folder: Path, device: str, seed: int, out: Path) -> list[str]:
-    """`python -m grader batch FOLDER`, everyone graded on the same device and seed."""
+def batch_command(folder: Path, device: str, seed: int, out: Path, cold: bool = False) -> list[str]:
+    """`python -m grader batch FOLDER`, everyone graded on the same device and seed; `cold`: with --cold."""
     return [sys.executable, "-m", "grader", "batch", str(folder), "--device", device, "--seed", str(seed),
-            "--out", str(out)]
+            "--out", str(out), *(["--cold"] if cold else [])]
 
 
 def commands(one: str, device: str, seed: int) -> list[Command]:
@@ -299,22 +300,25 @@ class BatchResult:
     shown: str
     count: int
     measurement: Measurement
+    grades: bytes = b""  # its grades.csv
 
     @property
     def per_minute(self) -> float:
         return 60.0 * self.count / self.measurement.wall_s
 
 
-def run_batch(count: int, device: str, seed: int, timeout_s: float) -> BatchResult:
+def run_batch(count: int, device: str, seed: int, timeout_s: float, cold: bool = False) -> BatchResult:
     with tempfile.TemporaryDirectory(prefix="rnn-bench-batch-") as tmp:
         root = Path(tmp)
         folder = root / "submissions"
         make_submissions(folder, count)
-        invocation = Invocation(batch_command(folder, device, seed, root / "grades"), base_environment(), REPO,
-                                ok_codes=(0, 1))
+        invocation = Invocation(batch_command(folder, device, seed, root / "grades", cold), base_environment(),
+                                REPO, ok_codes=(0, 1))
         measurement = measure(invocation, root, timeout_s * count)
-        return BatchResult(f"python -m grader batch ({count} submissions)", show(invocation, root), count,
-                           measurement)
+        grades = root / "grades" / "grades.csv"
+        return BatchResult(f"python -m grader batch{' --cold' if cold else ''} ({count} submissions)",
+                           show(invocation, root), count, measurement,
+                           grades.read_bytes() if grades.is_file() else b"")
 
 
 @dataclass
@@ -425,7 +429,7 @@ class Row:
     extra: str = ""
 
 
-def summarize(series: dict[str, Series], batch: BatchResult | None, latencies: list[Latency]) -> list[Row]:
+def summarize(series: dict[str, Series], batches: list[BatchResult], latencies: list[Latency]) -> list[Row]:
     floor = series["torch"].runs
     floor_median = statistics.median(m.wall_s for m in floor)
     rows = []
@@ -436,7 +440,7 @@ def summarize(series: dict[str, Series], batch: BatchResult | None, latencies: l
         rows.append(Row(item.command.label, median, min(walls), median / floor_median, paired,
                         max(m.tree_rss_bytes for m in item.runs) / MIB,
                         max(m.largest_process_bytes for m in item.runs) / MIB, len(walls)))
-    if batch is not None:
+    for batch in batches:
         m = batch.measurement
         rows.append(Row(batch.label, m.wall_s, m.wall_s, None, None, m.tree_rss_bytes / MIB,
                         m.largest_process_bytes / MIB, 1, f"{batch.per_minute:.1f} submissions/min"))
@@ -447,9 +451,14 @@ def summarize(series: dict[str, Series], batch: BatchResult | None, latencies: l
     return rows
 
 
-def goals(series: dict[str, Series], batch: BatchResult | None = None,
+def goals(series: dict[str, Series], batches: list[BatchResult] | None = None,
           latencies: list[Latency] | None = None) -> list[tuple[str, str, bool]]:
-    """(goal, measured, met) for each goal measured, from the medians."""
+    """(goal, measured, met) for each goal measured, from the medians. The first batch is the one with the goal
+    (the default, warm); a second one (--cold) must give the same grades."""
+    batches = batches or []
+    batch = batches[0] if batches else None
+    same = [(f"{batches[0].label} grades equal {other.label}'s", "grades.csv byte for byte",
+             batches[0].grades == other.grades) for other in batches[1:]]
     median = {key: statistics.median(m.wall_s for m in s.runs) for key, s in series.items()}
     full_x, one_x = median["full"] / median["torch"], median["one"] / median["torch"]
     overhead = median["full"] / median["bare"] - 1.0
@@ -458,7 +467,7 @@ def goals(series: dict[str, Series], batch: BatchResult | None = None,
         (f"one exercise ≤ {ONE_GOAL_X}× import torch", f"{one_x:.2f}×", one_x <= ONE_GOAL_X),
         (f"overhead over bare pytest < {OVERHEAD_GOAL:.0%}", f"{overhead:+.1%}", overhead < OVERHEAD_GOAL),
     ] + ([(f"batch ≥ {BATCH_GOAL_PER_MINUTE:g} submissions/min", f"{batch.per_minute:.1f}/min",
-           batch.per_minute >= BATCH_GOAL_PER_MINUTE)] if batch is not None else []) + [
+           batch.per_minute >= BATCH_GOAL_PER_MINUTE)] if batch is not None else []) + same + [
         (f"watch re-grade ≤ {WATCH_GOAL_S:g} s", f"{statistics.median(latency.seconds):.2f} s",
          statistics.median(latency.seconds) <= WATCH_GOAL_S)
         for latency in latencies or [] if latency.label.startswith("--watch")]
@@ -527,7 +536,7 @@ def machine_facts(torch: dict[str, str]) -> dict[str, str]:
 
 def render_results(facts: dict[str, str], when: str, device: str, load: tuple[tuple[float, ...], tuple[float, ...]],
                    rows: list[Row], met: list[tuple[str, str, bool]], series: dict[str, Series],
-                   batch: BatchResult | None, rounds: int, warmup: bool, latencies: list[Latency] | None = None) -> str:
+                   batches: list[BatchResult], rounds: int, warmup: bool, latencies: list[Latency] | None = None) -> str:
     start, end = load
     cores = len(os.sched_getaffinity(0))
     busy = start[0] >= 0.5
@@ -556,7 +565,7 @@ def render_results(facts: dict[str, str], when: str, device: str, load: tuple[tu
     for item in series.values():
         note = f" ({item.note})" if item.note else ""
         lines += [f"- {item.command.label}{note}:", f"  `{item.shown}`"]
-    if batch is not None:
+    for batch in batches:
         lines += [f"- {batch.label}, every other one with a planted mistake:", f"  `{batch.shown}`"]
     for latency in latencies or []:
         lines += [f"- {latency.label} (the median and minimum of {len(latency.seconds)} re-grades by one process "
@@ -629,16 +638,16 @@ def benchmark(args: argparse.Namespace) -> int:
     print(f"Timing {args.rounds} round(s) on {args.device}{' after a warm-up round' if warmup else ''} ...",
           file=sys.stderr)
     series = run_rounds(commands(args.one, args.device, args.seed), args.rounds, warmup, args.timeout)
-    batch = None
+    batches = []
     if not args.no_batch:
-        print(f"Grading a folder of {args.batch_size} submissions ...", file=sys.stderr)
-        batch = run_batch(args.batch_size, args.device, args.seed, args.timeout)
+        print(f"Grading a folder of {args.batch_size} submissions, warm then --cold ...", file=sys.stderr)
+        batches = [run_batch(args.batch_size, args.device, args.seed, args.timeout, cold) for cold in (False, True)]
     print("Re-grading while working: --watch and check() in a notebook ...", file=sys.stderr)
     latencies = [run_watch(args.one, args.device, args.seed, args.rounds, args.timeout)]
     in_kernel = run_notebook_check(args.one, args.device, args.seed, args.rounds, args.timeout)
     latencies += [in_kernel] if in_kernel is not None else []
-    rows, met = summarize(series, batch, latencies), goals(series, batch, latencies)
-    text = render_results(facts, when, args.device, (load_start, os.getloadavg()), rows, met, series, batch,
+    rows, met = summarize(series, batches, latencies), goals(series, batches, latencies)
+    text = render_results(facts, when, args.device, (load_start, os.getloadavg()), rows, met, series, batches,
                           args.rounds, warmup, latencies)
     print("\n" + render_table(rows) + "\n\n" + render_goals(met), flush=True)
     args.out.expanduser().write_text(text, encoding="utf-8")

@@ -36,7 +36,7 @@ from typing import Any, TextIO
 
 import psutil
 
-from grader import class_report, reaper, similarity
+from grader import class_report, reaper, similarity, warm
 from grader.catalog import ALL, EXERCISES, UsageError
 from grader.report import _number
 from grader.target import EXPECTED_FILES, REPO_ROOT
@@ -78,6 +78,7 @@ class Outcome:
     seconds: float = 0.0
     tests: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # exercise file -> its text, as submitted
+    warm: bool = False  # graded by a grader forked from the warm process
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class BatchSettings:
     suites: Path | None
     shard: tuple[int, int] = (1, 1)  # (K, N): this run grades the K-th of N slices
     similarity_threshold: float | None = similarity.DEFAULT_THRESHOLD  # None: not checked
+    warm: bool = True  # fork each grader from the warm process where it can (grader/warm.py)
 
 
 def find_submissions(folder: Path) -> list[Submission]:
@@ -216,7 +218,23 @@ def _read(path: Path, limit: int = MAX_REPORT_BYTES) -> bytes:
         return file.read(limit)
 
 
-def grade_one(submission: Submission, prepared: Path | SubmissionError, settings: BatchSettings) -> Outcome:
+def _grade_to_end(command: list[str], stdout: Any, stderr: Any, time_limit_s: float,
+                  warm_grader: warm.WarmGrader | None) -> tuple[int | None, bool]:
+    """`run_to_end`, by a grader forked from the warm process where there is one; and whether it was."""
+    if warm_grader is not None:
+        try:
+            return warm_grader.run(command[3:], {**os.environ, "NO_COLOR": "1"}, REPO_ROOT, stdout, stderr,
+                                   time_limit_s), True
+        except (warm.WarmUnavailable, OSError):
+            stdout.seek(0)
+            stdout.truncate()
+            stderr.seek(0)
+            stderr.truncate()
+    return run_to_end(command, stdout, stderr, time_limit_s), False
+
+
+def grade_one(submission: Submission, prepared: Path | SubmissionError, settings: BatchSettings,
+              warm_grader: warm.WarmGrader | None = None) -> Outcome:
     """Grade one submission from its private copy; never raises for anything the submission does."""
     if isinstance(prepared, SubmissionError):
         return Outcome(submission.student, error=prepared.text(settings.lang))
@@ -224,7 +242,8 @@ def grade_one(submission: Submission, prepared: Path | SubmissionError, settings
     started = time.monotonic()
     try:
         with open(scratch / "stdout", "wb") as stdout, open(scratch / "stderr", "wb") as stderr:
-            returncode = run_to_end(_command(prepared, settings), stdout, stderr, settings.time_limit_s)
+            returncode, forked = _grade_to_end(_command(prepared, settings), stdout, stderr, settings.time_limit_s,
+                                               warm_grader)
         seconds = time.monotonic() - started
         if returncode is None:
             return Outcome(submission.student, error=f"timed out after {settings.time_limit_s:g} s", seconds=seconds)
@@ -232,7 +251,7 @@ def grade_one(submission: Submission, prepared: Path | SubmissionError, settings
             report = json.loads(_read(scratch / "stdout"))
             report["target"] = str(submission.folder)  # the student's folder, not the private copy graded
             tests = {t["id"]: t for e in report["exercises"] for t in e["tests"]}
-            return Outcome(submission.student, report=report, seconds=seconds, tests=tests)
+            return Outcome(submission.student, report=report, seconds=seconds, tests=tests, warm=forked)
         stderr_text = _read(scratch / "stderr").decode("utf-8", errors="replace").replace(
             str(prepared), str(submission.folder))
         kind = "not gradable" if returncode == 2 else f"grader failed (exit {returncode})"
@@ -355,14 +374,30 @@ def run_batch(submissions: list[Submission], settings: BatchSettings, progress: 
             prepared.append(SubmissionError(f"could not be read: {error}", f"无法读取：{error}"))
             shutil.rmtree(scratch, ignore_errors=True)
     outcomes: list[Outcome] = []
-    with ThreadPoolExecutor(max_workers=settings.workers) as pool:
-        futures = [pool.submit(grade_one, s, p, settings) for s, p in zip(submissions, prepared)]
-        for future in as_completed(futures):
-            outcomes.append(future.result())
-            outcomes[-1].sources = sources.get(outcomes[-1].student, {})
-            progress.update(len(outcomes), sum(1 for o in outcomes if o.error))
+    warm_grader = _start_warm(settings) if any(isinstance(p, Path) for p in prepared) else None
+    try:
+        with ThreadPoolExecutor(max_workers=settings.workers) as pool:
+            futures = [pool.submit(grade_one, s, p, settings, warm_grader) for s, p in zip(submissions, prepared)]
+            for future in as_completed(futures):
+                outcomes.append(future.result())
+                outcomes[-1].sources = sources.get(outcomes[-1].student, {})
+                progress.update(len(outcomes), sum(1 for o in outcomes if o.error))
+    finally:
+        if warm_grader is not None:
+            warm_grader.close()
     progress.clear()
     return sorted(outcomes, key=lambda o: o.student)
+
+
+def _start_warm(settings: BatchSettings) -> warm.WarmGrader | None:
+    """The warm process (Linux, CPU), or None: then every grader starts the plain way, with the same grades."""
+    if not settings.warm or not warm.supported(settings.device):
+        return None
+    try:
+        return warm.WarmGrader({**os.environ, "NO_COLOR": "1"})
+    except (warm.WarmUnavailable, OSError) as error:
+        sys.stderr.write(f"python -m grader batch: grading without the warm process ({error})\n")
+        return None
 
 
 def find_similar(outcomes: list[Outcome], threshold: float | None) -> list[similarity.Pair] | None:
@@ -376,10 +411,13 @@ def find_similar(outcomes: list[Outcome], threshold: float | None) -> list[simil
 
 def summarize(outcomes: list[Outcome], rates: list[dict[str, Any]], seed: int, lang: str, workers: int,
               seconds: float, shard: str, threshold: float | None = None,
-              pairs: list[similarity.Pair] | None = None) -> dict[str, Any]:
-    """summary.json: what the batch graded, how fast, the rows of grades.csv and pass_rates.csv, the similar pairs."""
+              pairs: list[similarity.Pair] | None = None, warm_graded: bool | None = None) -> dict[str, Any]:
+    """summary.json: what the batch graded, how fast, the rows of grades.csv and pass_rates.csv, the similar pairs,
+    and whether every graded submission was graded by a grader forked from the warm process."""
+    graded = [o for o in outcomes if o.report is not None]
     return {"seed": seed, "lang": lang, "shard": shard, "submissions": len(outcomes),
-            "graded": sum(o.report is not None for o in outcomes), "workers": workers,
+            "graded": len(graded), "workers": workers,
+            "warm": bool(graded) and all(o.warm for o in graded) if warm_graded is None else warm_graded,
             "duration_s": round(seconds, 2), "submissions_per_minute": round(60 * len(outcomes) / max(seconds, 1e-9), 2),
             "exercises": [e.id for e in EXERCISES], "grades": grade_rows(outcomes), "pass_rates": rates,
             "similarity": {"threshold": threshold, "checked": pairs is not None,
@@ -483,6 +521,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="list the pairs whose exercise code is alike by at least T (0 < T <= 1; default "
                              f"{similarity.DEFAULT_THRESHOLD:g}; needs copydetect) in report.html and similarity.csv, "
                              "or 'off'. It never changes a grade")
+    parser.add_argument("--cold", action="store_true",
+                        help="start every submission's grader, judge and sandbox from scratch, as on macOS and "
+                             "Windows (slower, same grades; by default on Linux they are forked from one warm "
+                             "process that has imported torch once)")
     parser.add_argument("--shard", type=_shard, default=(1, 1), metavar="K/N",
                         help="grade only the K-th of N slices of the class (needs --seed; join the slices' --out "
                              "folders with python -m grader merge)")
@@ -524,7 +566,7 @@ def _settings(args: argparse.Namespace) -> BatchSettings:
         raise UsageError(f"--out {args.out} is not a folder")
     return BatchSettings(out=out, seed=args.seed if args.seed is not None else secrets.randbelow(2**31),
                          lang=args.lang, device=args.device, time_limit_s=args.time_limit, workers=args.workers,
-                         suites=suites, shard=args.shard, similarity_threshold=args.similarity)
+                         suites=suites, shard=args.shard, similarity_threshold=args.similarity, warm=not args.cold)
 
 
 def _workspace(out: Path) -> Path:

@@ -205,6 +205,10 @@ def grade(options: Options) -> int:
     plan = run_plan(options)
     progress = report.ProgressLine(sys.stderr, options.lang)
     human = sys.stderr if options.json_path == "-" else sys.stdout
+    if runner.forks_judge(plan):
+        # Forked before the grader's files are read for the fingerprint below, so their contents are never in the
+        # memory the judge forks its sandbox from. It waits for its key: no learner code runs before the fingerprint.
+        runner.prime(plan)
     # A judge primed for this run (--watch) started after this fingerprint: it covers the files it imported.
     before = runner.primed_baseline(plan)
     before = fingerprint.take(fingerprint.grader_files()) if before is None else before

@@ -103,7 +103,8 @@ def main(argv: list[str]) -> int:
     rates = batch.pass_rates(outcomes)
     pairs = batch.find_similar(outcomes, threshold)
     summary = batch.summarize(outcomes, rates, seed, lang, sum(int(s.get("workers", 1)) for _, s in summaries),
-                              seconds, f"merged from {len(summaries)}", threshold, pairs)
+                              seconds, f"merged from {len(summaries)}", threshold, pairs,
+                              warm_graded=all(s.get("warm") is True for _, s in summaries))
     out = Path(args.out).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     try:

@@ -21,6 +21,7 @@ from typing import Iterable
 import psutil
 
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_PDEATHSIG = 1
 
 
 def adopt_orphans() -> None:
@@ -31,6 +32,24 @@ def adopt_orphans() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+
+
+def die_with_parent() -> None:
+    """Be sent SIGKILL when the parent ends (Linux; no-op elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def children() -> list[psutil.Process]:
+    """This process's children as they are now."""
+    try:
+        return psutil.Process().children()
+    except psutil.Error:
+        return []
 
 
 def descendants(pid: int) -> list[psutil.Process]:
@@ -50,6 +69,13 @@ def _live(processes: list[psutil.Process]) -> list[psutil.Process]:
         except psutil.Error:
             pass
     return live
+
+
+def kill_all(processes: Iterable[psutil.Process]) -> None:
+    """SIGKILL each process that is still the one it was (psutil compares start times), then reap this process's
+    children among them."""
+    _kill(processes)
+    _reap_children()
 
 
 def _kill(processes: Iterable[psutil.Process]) -> None:

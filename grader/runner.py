@@ -23,15 +23,16 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Sequence
 
 import psutil
 
-from grader import reaper, seal
+from grader import forking, reaper, seal
 from grader.sandbox import confine
 from grader.catalog import SUITES_DIR, Exercise
 
 Progress = Callable[[int, int], None]
+Child = "subprocess.Popen | forking.ForkedProcess"
 MAX_ROUNDS = 8  # each round after the first has set aside one more crashing test
 
 
@@ -250,7 +251,7 @@ STOPPED_LIMIT_S = 2.0  # a judge held stopped (SIGSTOP, a debugger) this long is
 JUDGE_MEMORY_MIB = 4096  # the judge's own tensors are tiny; past this something inflated it
 
 
-def _stopped_or_bloated(process: subprocess.Popen) -> tuple[bool, bool]:
+def _stopped_or_bloated(process: Child) -> tuple[bool, bool]:
     """(held stopped, over its memory limit): the judge is watched from outside, where nothing can undo it."""
     try:
         judge = psutil.Process(process.pid)
@@ -260,7 +261,7 @@ def _stopped_or_bloated(process: subprocess.Popen) -> tuple[bool, bool]:
         return False, False
 
 
-def _wait(process: subprocess.Popen, timeout_s: float, workdir: Path, on_progress: Progress | None) -> int | None:
+def _wait(process: Child, timeout_s: float, workdir: Path, on_progress: Progress | None) -> int | None:
     """The exit code, or None after killing the process at its time limit, once it has been held stopped or
     once it grew past its memory limit; reports progress meanwhile."""
     deadline = time.monotonic() + timeout_s
@@ -283,16 +284,58 @@ def _wait(process: subprocess.Popen, timeout_s: float, workdir: Path, on_progres
                     on_progress(len(_read_progress(workdir / "progress.log")[1]), total)
 
 
+# Set in a grader forked from the warm grading process of `batch` (grader/warm.py), which holds torch, pytest and
+# the judge's modules: its judges are forked from it too, and each judge forks its first sandbox (see `forks_judge`).
+FORK_JUDGES = False
+
+
+def uses_cuda(device: str) -> bool:
+    """Whether the judge will run on CUDA (the judge's own rule for "auto")."""
+    return device.startswith("cuda") or (device == "auto" and Path("/dev/nvidiactl").exists())
+
+
+def forks_judge(plan: RunPlan, deselect: Sequence[str] = ()) -> bool:
+    """Fork this run's judge rather than start it: in a warm grader, on the CPU, for the first round only (a later
+    round's grader has read a judge's report), and not with private suites (whose copy this process makes)."""
+    return (FORK_JUDGES and not deselect and plan.private_suites is None and not uses_cuda(plan.device)
+            and forking.can_fork())
+
+
 def _spawn_judge(plan: RunPlan, report_file: Path, deselect: list[str], workdir: Path,
-                 errors: BinaryIO) -> subprocess.Popen:
+                 errors: BinaryIO) -> Child:
     """The judge, started: it imports torch, starts its sandbox, then waits for its key (see `_go`)."""
-    return subprocess.Popen(
-        _pytest_command(plan, report_file, deselect), cwd=plan.suites_dir, env=_judge_environment(plan, workdir),
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors,
-    )
+    command = _pytest_command(plan, report_file, deselect)
+    environment = _judge_environment(plan, workdir)
+    if forks_judge(plan, deselect):
+        return _fork_judge(command, environment, plan.suites_dir, errors)
+    return subprocess.Popen(command, cwd=plan.suites_dir, env=environment, stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=errors)
 
 
-def _go(process: subprocess.Popen, key: bytes) -> None:
+def _fork_judge(command: list[str], environment: dict[str, str], cwd: Path,
+                errors: BinaryIO) -> forking.ForkedProcess:
+    """The same judge, forked from this warm process: the descriptors, environment and folder it would have had.
+    It forks its first sandbox in turn, before it has read any suite or its key."""
+    key_read, key_write = os.pipe()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        pid = forking.fork(lambda: _judge_main(command), {0: key_read, 1: devnull, 2: errors.fileno()},
+                           {**environment, "GRADER_FORK_SANDBOX": "1"}, str(cwd))
+    finally:
+        os.close(key_read)
+        os.close(devnull)
+    return forking.ForkedProcess(pid, stdin=os.fdopen(key_write, "wb"))
+
+
+def _judge_main(command: list[str]) -> int:
+    """In the forked judge: what `python -I judge/start.py ARGS` runs."""
+    from grader.judge import start
+
+    sys.argv = command[2:]
+    return start.main(command[3:])
+
+
+def _go(process: Child, key: bytes) -> None:
     """Hand the judge its key: it collects and runs the tests from then on."""
     assert process.stdin is not None
     try:
@@ -307,7 +350,7 @@ class _Primed:
     """A judge started ahead of time for the next run of `plan`, waiting for its key."""
 
     plan: RunPlan
-    process: subprocess.Popen
+    process: Child
     scratch: tempfile.TemporaryDirectory
     errors: BinaryIO
     baseline: Any  # what the caller fingerprinted before the judge started (see `primed_baseline`)

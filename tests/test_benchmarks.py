@@ -137,7 +137,7 @@ def test_a_batch_command_grades_the_folder_in_one_run(monkeypatch: pytest.Monkey
     bench = _load_script()
     seen: list[int] = []
 
-    def fake_batch_command(folder: Path, device: str, seed: int, out: Path) -> list[str]:
+    def fake_batch_command(folder: Path, device: str, seed: int, out: Path, cold: bool = False) -> list[str]:
         seen.append(len(list(folder.iterdir())))
         count_is_three = "import sys, pathlib; sys.exit(len(list(pathlib.Path(sys.argv[1]).iterdir())) != 3)"
         return [sys.executable, "-c", count_is_three, str(folder)]

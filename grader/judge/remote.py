@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import psutil
 
-from grader import reaper
+from grader import forking, reaper
 from grader.sandbox import confine
 
 if TYPE_CHECKING:
@@ -150,6 +150,7 @@ class Sandbox:
         self.output_offset = 0
         self.test_output: list[str] = []
         self.restarts = 0
+        self.starts = 0
         self.pending = False  # a request was sent and its reply not read yet
         self.deadline: float | None = None
 
@@ -164,13 +165,32 @@ class Sandbox:
                    os.environ.get("GRADER_SITE_PATHS", "")]
         env = confine.safe_environment(os.environ, Path(self.scratch))
         env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
-        new_group: dict[str, Any] = ({"start_new_session": True} if IS_POSIX
-                                     else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP})
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self.output_file, env=env, cwd=str(self.target), **new_group)
+        if self.starts == 0 and os.environ.get("GRADER_FORK_SANDBOX") == "1" and forking.can_fork():
+            self.process = self._fork(command, env)
+        else:
+            new_group: dict[str, Any] = ({"start_new_session": True} if IS_POSIX
+                                         else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP})
+            self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=self.output_file, env=env, cwd=str(self.target), **new_group)
+        self.starts += 1
         self.frames = queue.Queue()
         threading.Thread(target=_read_frames, args=(self.process.stdout, self.frames), daemon=True).start()
         self.ready = False
+
+    def _fork(self, command: list[str], env: dict[str, str]) -> forking.ForkedProcess:
+        """The first sandbox of a judge forked from the warm process (grader/warm.py): forked now, while this judge
+        has read neither a suite nor its key, so nothing secret is in the memory learner code runs in. A restarted
+        sandbox is started the plain way: by then the judge holds both."""
+        request_read, request_write = os.pipe()
+        reply_read, reply_write = os.pipe()
+        try:
+            pid = forking.fork(lambda: _sandbox_main(command[4:]),
+                               {0: request_read, 1: reply_write, 2: self.output_file.fileno()}, env,
+                               str(self.target), new_session=True)
+        finally:
+            os.close(request_read)
+            os.close(reply_write)
+        return forking.ForkedProcess(pid, stdin=os.fdopen(request_write, "wb"), stdout=os.fdopen(reply_read, "rb"))
 
     def kill(self, grace_s: float = 0.0) -> int | None:
         """Stop the sandbox and every process it started; its exit status, if it had one (given `grace_s` to
@@ -378,6 +398,24 @@ class Sandbox:
         text = "".join(self.test_output)
         self.test_output.clear()
         return text[:OUTPUT_LIMIT] + ("\n[... more output cut ...]" if len(text) > OUTPUT_LIMIT else "")
+
+
+def _sandbox_main(argv: list[str]) -> int:
+    """In a forked sandbox: what `python -I -B sandbox/start.py ARGV` runs, with its unbuffered standard streams."""
+    sys.dont_write_bytecode = True
+    sys.argv = [str(SANDBOX_START), *argv]
+    root = str(SANDBOX_START.parents[2])
+    sys.path[:] = [p for p in sys.path if p != root]  # start.main puts it first, and takes it out again
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        old = getattr(sys, name)
+        stream = io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding=old.encoding, errors=old.errors,
+                                  write_through=True)
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+    from grader.sandbox import start
+
+    start.main(argv)
+    return 0
 
 
 def _process(pid: int) -> psutil.Process | None:

@@ -1,0 +1,147 @@
+"""batch's warm process (grader/warm.py): each submission's grader forked from one process that imported torch
+once; the grader forks its judge, the judge its first sandbox. The grades are those of cold runs with the same
+seed, every level really is forked, the sandbox keeps its confinement, and nothing is left running."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import REPO, SOLUTIONS, batches, plant, run_grader
+from plants import PLANTS
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the warm process forks: Linux only")
+
+SEED = random.SystemRandom().randrange(2 ** 31)
+VARIANTS = REPO / "tests" / "variants"
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as file:
+        return list(csv.DictReader(file))
+
+
+def class_folder(root: Path) -> Path:
+    """Every planted mistake (a few to a submission, as the diagnosis tests group them), the solutions, the
+    correct variants, the stubs, and a file that exits while imported (its sandbox is restarted the plain way)."""
+    submissions = root / "submissions"
+    for number, batch in enumerate(batches(PLANTS, lambda p: p.home)):
+        for item in batch:
+            plant(submissions / f"planted{number:02d}", item.file, item.code)
+    shutil.copytree(SOLUTIONS, submissions / "solutions", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(SOLUTIONS, submissions / "variants", ignore=shutil.ignore_patterns("__pycache__"))
+    for path in VARIANTS.glob("*.py"):
+        shutil.copy(path, submissions / "variants" / path.name)
+    shutil.copytree(REPO / "exercises", submissions / "stubs", ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
+    plant(submissions / "exits", "ex4_gru.py", "import os\nos._exit(3)\n")
+    return submissions
+
+
+def reports(out: Path) -> dict[str, dict]:
+    found = {}
+    for path in sorted((out / "reports").glob("*.json")):
+        report = json.loads(path.read_text(encoding="utf-8"))
+        report.pop("duration_s")
+        found[path.stem] = report
+    return found
+
+
+def test_warm_grades_equal_cold_grades_for_every_planted_mistake(tmp_path: Path) -> None:
+    submissions = class_folder(tmp_path)
+    warm = run_grader("batch", str(submissions), "--out", str(tmp_path / "warm"), "--seed", str(SEED),
+                      "--similarity", "off", timeout=900)
+    cold = run_grader("batch", str(submissions), "--out", str(tmp_path / "cold"), "--seed", str(SEED),
+                      "--similarity", "off", "--cold", timeout=900)
+    assert warm.returncode == cold.returncode == 0, (warm.stderr, cold.stderr)
+    assert json.loads((tmp_path / "warm" / "summary.json").read_text(encoding="utf-8"))["warm"] is True
+    assert json.loads((tmp_path / "cold" / "summary.json").read_text(encoding="utf-8"))["warm"] is False
+    warm_reports, cold_reports = reports(tmp_path / "warm"), reports(tmp_path / "cold")
+    assert sorted(warm_reports) == sorted(p.name for p in submissions.iterdir())
+    for student, report in warm_reports.items():
+        assert report == cold_reports[student], student
+    assert (tmp_path / "warm" / "grades.csv").read_bytes() == (tmp_path / "cold" / "grades.csv").read_bytes()
+    scores = {row["student"]: row["total"] for row in read_csv(tmp_path / "warm" / "grades.csv")}
+    assert scores["solutions"] == scores["variants"] == "120" and scores["stubs"] == "0", scores
+    assert all(scores[name] not in ("", "120") for name in scores if name.startswith("planted")), scores
+    assert "landlock" in warm_reports["solutions"]["confinement"]  # this machine confines; the forks did too
+
+
+FORKED_ONLY = textwrap.dedent("""
+    import os, subprocess, sys
+    from pathlib import Path
+    sys.path.insert(0, {repo!r})
+    from grader import warm
+    warm._preload()
+    from grader import catalog, reaper, runner
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a process was started, not forked: " + repr(args[:1]))
+
+    subprocess.Popen = refused  # forked children inherit it: a plain start anywhere fails the grade
+    reaper.adopt_orphans()
+    runner.FORK_JUDGES = True
+    plan = runner.RunPlan(exercises=catalog.select([]), target=Path({target!r}), device="cpu", seed={seed})
+    run = runner.run_suites(plan)
+    print(json.dumps([run.judge.get("confinement"), sorted(t["outcome"] for t in run.tests)]))
+""").replace("import os,", "import json, os,")
+
+
+def test_the_judge_and_its_sandbox_are_forked_not_started(tmp_path: Path) -> None:
+    """With every plain start refused, a warm grader still grades the solutions in full: the judge and the sandbox
+    were forked, and the sandbox entered the same confinement as a started one."""
+    script = FORKED_ONLY.format(repo=str(REPO), target=str(SOLUTIONS), seed=SEED)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    confinement, outcomes = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(outcomes) == {"passed"}, outcomes
+    cold = json.loads(run_grader("ex1", "--target", str(SOLUTIONS), "--json", "-").stdout)
+    assert confinement == cold["confinement"]
+
+
+def test_a_submission_out_of_time_is_killed_with_everything_it_started(tmp_path: Path) -> None:
+    """Unconfined learner code that starts a detached process and then hangs: at the time limit the forked grader's
+    whole tree is killed, the row says so, and the batch leaves no process behind."""
+    pidfile = tmp_path / "sleeper.pid"
+    code = f"""
+import subprocess, sys, time
+_child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+open({str(pidfile)!r}, "w").write(str(_child.pid))
+time.sleep(600)
+"""
+    submissions = tmp_path / "submissions"
+    plant(submissions / "hangs", "ex1_rnn_cell.py", code)
+    plant(submissions / "honest", "ex1_rnn_cell.py", "")
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    run = run_grader("batch", str(submissions), "--out", str(tmp_path / "grades"), "--seed", str(SEED),
+                     "--time-limit", "20", "--similarity", "off",
+                     env={"GRADER_CONFINE": "none", "GRADER_ALLOWLIST": "off"})
+    rows = {row["student"]: row for row in read_csv(tmp_path / "grades" / "grades.csv")}
+    assert rows["hangs"]["error"] == "timed out after 20 s" and rows["honest"]["total"] == "120", (rows, run.stderr)
+    sleeper = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while psutil.pid_exists(sleeper) and psutil.Process(sleeper).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the detached process outlived the batch"
+        time.sleep(0.1)
+    assert {p.pid for p in psutil.Process().children(recursive=True)} <= before
+
+
+def test_a_warm_process_that_cannot_start_leaves_the_plain_way(monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from grader import batch
+
+    monkeypatch.setattr(sys, "executable", shutil.which("false") or "/bin/false")
+    settings = batch.BatchSettings(out=Path("unused"), seed=SEED, lang="en", device="cpu", time_limit_s=60,
+                                   workers=1, suites=None)
+    assert batch._start_warm(settings) is None
+    assert "grading without the warm process" in capsys.readouterr().err
