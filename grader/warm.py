@@ -18,6 +18,7 @@ grader it forked, when the batch closes the control socket or dies.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -194,6 +195,10 @@ def _preload() -> None:
     import torch
 
     torch.set_num_threads(1)
+    # What is imported now is shared with every child until written to. Out of the collector's sight, its objects
+    # are not visited (so not copied) by each child's garbage collections.
+    gc.collect()
+    gc.freeze()
 
 
 def _receive(control: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
