@@ -145,3 +145,28 @@ def test_a_warm_process_that_cannot_start_leaves_the_plain_way(monkeypatch: pyte
                                    workers=1, suites=None)
     assert batch._start_warm(settings) is None
     assert "grading without the warm process" in capsys.readouterr().err
+
+
+def test_warm_grades_equal_cold_grades_for_the_hostile_corpus(tmp_path: Path) -> None:
+    """The attacks of tests/test_hostile.py that end quickly (not the endless loops, not the slow growth of memory),
+    each in its own submission, with the static allowlist off so that they run: forked sandboxes hold as started
+    ones do, down to every hint."""
+    from test_hostile import CASES
+
+    marker = tmp_path / "pwned"
+    submissions = tmp_path / "submissions"
+    slow = ("loop", "grows")
+    for number, (what, filename, code, *_rest) in enumerate(CASES):
+        if not any(word in what for word in slow):
+            plant(submissions / f"attack{number:02d}", filename, code.replace("{marker}", str(marker)))
+    env = {"GRADER_ALLOWLIST": "off"}
+    for mode in ("warm", "cold"):
+        run = run_grader("batch", str(submissions), "--out", str(tmp_path / mode), "--seed", str(SEED),
+                         "--similarity", "off", *(["--cold"] if mode == "cold" else []), env=env, timeout=900)
+        assert run.returncode == 0, run.stderr
+    warm_reports, cold_reports = reports(tmp_path / "warm"), reports(tmp_path / "cold")
+    assert len(warm_reports) >= 10
+    for student, report in warm_reports.items():
+        assert report == cold_reports[student], student
+        assert report["score"] < report["max_score"], student
+    assert not marker.exists()
