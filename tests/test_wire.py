@@ -15,6 +15,7 @@ import torch
 from conftest import REPO
 
 sys.path.insert(0, str(REPO))
+from grader.judge import remote  # noqa: E402
 from grader.sandbox import wire  # noqa: E402
 from grader.sandbox.wire import WireError, decode, encode  # noqa: E402
 
@@ -143,7 +144,7 @@ def test_a_request_and_a_reply_of_the_grader_cross() -> None:
     reply = {"ok": True, "result": (torch.randn(5, 3, 8), (torch.randn(1, 3, 8), torch.randn(1, 3, 8))),
              "modified": [[5, 3]], "has_grad": [True, False], "grads": [torch.randn(5, 3), None],
              "backward_error": None, "violations": [("torch.lstm", "ex3_lstm.py", 12, "builtin")]}
-    round_trip(reply)
+    assert same(remote.read_reply(encode(reply)), reply)
 
 
 # --- what does not ---------------------------------------------------------------------------------
@@ -231,6 +232,8 @@ REFUSED = {
 def test_malformed_frames_are_refused(frame: bytes) -> None:
     with pytest.raises(WireError):
         decode(frame)
+    with pytest.raises(WireError):
+        remote.read_reply(frame)
 
 
 def test_the_bounds() -> None:
@@ -253,6 +256,26 @@ def test_the_bounds() -> None:
         decode(frame, max_bytes=len(frame) - 1)
 
 
+def test_the_judge_refuses_a_reply_that_is_not_a_dict_with_ok() -> None:
+    for value in ([], {"result": 1}, {"ok": 1}, {"ok": None}, "ok"):
+        with pytest.raises(WireError):
+            remote.read_reply(encode(value))
+    assert remote.read_reply(encode({"ok": False})) == {"ok": False}
+
+
+def test_the_judge_bounds_a_node_bomb_and_a_deep_reply() -> None:
+    wide = {"ok": True, "result": [[0] * 1000 for _ in range(remote.MAX_REPLY_NODES // 1000)]}
+    with pytest.raises(WireError, match="more values"):
+        remote.read_reply(encode(wide))
+    deep: Any = 0
+    for _ in range(remote.MAX_REPLY_DEPTH):
+        deep = [deep]
+    with pytest.raises(WireError, match="deeper"):
+        remote.read_reply(encode({"ok": True, "result": deep}))
+    with pytest.raises(WireError, match="elements"):
+        remote.read_reply(encode({"ok": True, "result": torch.zeros(remote.MAX_TENSOR_ELEMENTS + 1, dtype=torch.bool)}))
+
+
 def test_a_pickle_is_refused_without_running_it(tmp_path) -> None:
     marker = tmp_path / "ran"
 
@@ -263,7 +286,7 @@ def test_a_pickle_is_refused_without_running_it(tmp_path) -> None:
     frame = pickle.dumps({"ok": True, "result": Payload()})
     for forged in (frame, wire.MAGIC + frame, wire.MAGIC + b"b" + U4.pack(len(frame)) + frame + b"x"):
         with pytest.raises(WireError):
-            decode(forged)
+            remote.read_reply(forged)
     assert not marker.exists()
 
 
