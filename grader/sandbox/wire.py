@@ -145,10 +145,19 @@ def _encode_dtype(value: torch.dtype, out: list[bytes]) -> None:
 
 
 def _device_name(device: torch.device) -> bytes:
-    name = str(device).encode("ascii")
-    if device.type not in DEVICE_TYPES or len(name) > MAX_DEVICE_NAME:
-        raise TypeError(f"cannot send device {device}")
-    return bytes((len(name),)) + name
+    """The device's name, as a tensor or device value carries it: its length, then its letters."""
+    name = _DEVICE_NAMES.get(device)
+    if name is None:
+        text = str(device).encode("ascii")
+        if device.type not in DEVICE_TYPES or len(text) > MAX_DEVICE_NAME:
+            raise TypeError(f"cannot send device {device}")
+        name = bytes((len(text),)) + text
+        if len(_DEVICE_NAMES) < 64:
+            _DEVICE_NAMES[device] = name
+    return name
+
+
+_DEVICE_NAMES: dict[torch.device, bytes] = {}
 
 
 def _encode_device(value: torch.device, out: list[bytes]) -> None:
@@ -161,21 +170,22 @@ def _encode_tensor(value: torch.Tensor, out: list[bytes]) -> None:
     code = _DTYPE_CODES.get(value.dtype)
     if code is None:
         raise TypeError(f"cannot send a tensor of dtype {value.dtype}")
-    if value.dim() > MAX_DIMS:
-        raise TypeError(f"cannot send a tensor of {value.dim()} dimensions")
-    device = _device_name(value.device)
-    tensor = value.detach()
-    if tensor.device.type != "cpu":
-        tensor = tensor.cpu()
+    shape = value.shape
+    if len(shape) > MAX_DIMS:
+        raise TypeError(f"cannot send a tensor of {len(shape)} dimensions")
+    device = value.device
+    name = _device_name(device)
+    tensor = value
+    if device.type != "cpu":
+        tensor = tensor.detach().cpu()
     if tensor.is_conj():
-        tensor = tensor.resolve_conj()
+        tensor = tensor.detach().resolve_conj()
     if tensor.is_neg():
-        tensor = tensor.resolve_neg()
+        tensor = tensor.detach().resolve_neg()
     if not tensor.is_contiguous():
-        tensor = tensor.contiguous()
-    size = tensor.numel() * tensor.element_size()
-    shape = tensor.shape
-    out.append(b"t" + bytes((code,)) + device + bytes((len(shape),)) + b"".join(_I8.pack(n) for n in shape)
+        tensor = tensor.detach().contiguous()
+    size = tensor.numel() * _ITEM_SIZES[code]
+    out.append(b"t" + bytes((code,)) + name + bytes((len(shape),)) + b"".join([_I8.pack(n) for n in shape])
                + _U8.pack(size))
     if size:
         # A copy of exactly the elements' bytes: the tensor is contiguous, and data_ptr() is where they start.
@@ -253,12 +263,12 @@ class _Reader:
         if depth > self.max_depth:
             raise WireError(f"values nested deeper than {self.max_depth}")
         tag = self.buffer[self.take(1)]
-        if tag == 0x74:  # t
-            return self.tensor()
         if tag == 0x73:  # s
             n = self.count(1)
             start = self.take(n)
             return self.buffer[start:start + n].decode("utf-8", "surrogatepass")
+        if tag == 0x74:  # t
+            return self.tensor()
         if tag == 0x69:  # i
             return _I8.unpack_from(self.buffer, self.take(8))[0]
         if tag == 0x54:  # T
