@@ -168,3 +168,12 @@ def test_the_diagnosis_benchmark_writes_a_row_per_submission_with_numbers(tmp_pa
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert cells[1] in ("ex1", "ex3", "ex4") and float(cells[2]) > 0 and re.fullmatch(r"[+-]\d+\.\d{3}", cells[3])
     assert re.search(r"Median over the catalog: [+-]\d+\.\d{3} s", out.read_text(encoding="utf-8"))
+
+
+def test_the_wire_benchmark_times_both_formats() -> None:
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "wire.py"), "--repeat", "3"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for fmt in ("previous", "wire"):
+        assert re.search(rf"^{fmt} +round trip \(request and reply, both ends\): \d+\.\d{{3}} ms$", done.stdout, re.M)
+    assert len(re.findall(r"^  (previous|wire) .* \d+\.\d us$", done.stdout, re.M)) == 8

@@ -39,8 +39,12 @@ def test_the_reference_sequence_vector_is_what_torch_outputs_hold(kind, layers: 
 
 
 def test_modules_reach_the_sandbox_as_they_were_built() -> None:
-    """A module is sent as its class, arguments and weights, and rebuilt as the same module."""
-    from grader.sandbox.main import _decode
+    """A module is sent as its class, arguments and weights, through the channel's codec, and rebuilt as the same
+    module."""
+    from grader.sandbox import main, wire
+
+    def _decode(value):
+        return main._decode(wire.decode(wire.encode(value)))
 
     torch.manual_seed(0)
     modules = [given.GivenLSTM(3, 4, 2, bidirectional=True, dtype=torch.float64), given.GivenRNN(3, 4, nonlinearity="relu"),

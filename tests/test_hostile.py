@@ -44,6 +44,19 @@ def _send_everywhere(data):
             pass
 """
 
+# Learner code that forges replies in the channel's format (`grader.sandbox.wire`), by hand: _reply(value) is the
+# frame of {"ok": True, "result": value, "violations": [], "modified": []}, `value` given already encoded.
+WIRE = """
+FLOAT64 = 10
+def _str(text):
+    data = text.encode()
+    return b"s" + len(data).to_bytes(4, "little") + data
+def _reply(value):
+    empty = b"[" + bytes(4)
+    return (b"RW\\x01{" + (4).to_bytes(4, "little") + _str("ok") + b"T" + _str("result") + value
+            + _str("violations") + empty + _str("modified") + empty)
+"""
+
 # (case, file, code, exercises graded, (test that must fail, words of its hint), (exercise, its score))
 CASES = [
     ("monkeypatching torch's comparisons", "ex3_lstm.py", """
@@ -93,29 +106,20 @@ def hidden_jacobian(h_seq, weight_hh):
     os.kill(os.getppid(), signal.SIGKILL)
 """, ["ex5", "ex4"], ("ex5_vanishing::hidden_jacobian",
                        {"confined": ["PermissionError"], "none": ["killed by SIGKILL"]}), ("ex5_vanishing", 16)),
-    ("a compressed reply that would inflate the judge", "ex5_vanishing.py", SEND_FRAME + """
-import io, zipfile
+    ("a tensor header that claims a huge shape", "ex5_vanishing.py", SEND_FRAME + WIRE + """
 def clip_grad_norm(grads, max_norm):
-    plain = io.BytesIO()
-    torch.save({"ok": True, "result": torch.zeros(2**22), "violations": [], "modified": []}, plain)
-    packed = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(plain.getvalue())) as source, zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as out:
-        for info in source.infolist():
-            out.writestr(info.filename, source.read(info.filename))
-    data = packed.getvalue()
-    _send_everywhere(data)
+    # A float64 tensor of 2**60 elements (2**63 bytes), in a frame of a hundred bytes: read as claimed, it would
+    # allocate the judge out of existence.
+    shape = b"".join((2**20).to_bytes(8, "little") for _ in range(3))
+    huge = b"t" + bytes((FLOAT64,)) + b"\\x03cpu" + bytes((3,)) + shape + (2**63).to_bytes(8, "little")
+    _send_everywhere(_reply(huge))
     return grads, torch.zeros(())
 """, ["ex5", "ex4"], ("ex5_vanishing::clip_grad_norm", ["not plain tensors and values"]), ("ex5_vanishing", 15)),
-    ("a reply whose shared references would inflate the judge", "ex5_vanishing.py", SEND_FRAME + """
-import io
+    ("a reply nested a hundred thousand deep", "ex5_vanishing.py", SEND_FRAME + WIRE + """
 def clip_grad_norm(grads, max_norm):
-    tree = [torch.zeros(1)]
-    for _ in range(40):
-        tree = [tree, tree]  # 2**40 leaves once unshared, a few hundred bytes as written
-    buffer = io.BytesIO()
-    torch.save({"ok": True, "result": tree, "violations": [], "modified": []}, buffer)
-    data = buffer.getvalue()
-    _send_everywhere(data)
+    # A decoder that followed it down would overflow the judge's stack (a node bomb, a count of 2**32 - 1
+    # items in a small frame, is refused alike: tests/test_wire.py).
+    _send_everywhere(_reply((b"[" + (1).to_bytes(4, "little")) * 100_000 + b"N"))
     return grads, torch.zeros(())
 """, ["ex5", "ex4"], ("ex5_vanishing::clip_grad_norm", ["not plain tensors and values"]), ("ex5_vanishing", 15)),
     ("garbage on the reply channel", "ex5_vanishing.py", SEND_FRAME + """
@@ -161,7 +165,7 @@ BEHIND_THE_ALLOWLIST = {
     "monkeypatching torch's comparisons", "monkeypatching the judge and pytest", "sys.exit while the file is imported",
     "os._exit while the file is imported", "killing the judge process", "garbage on the reply channel",
     "a forged reply that runs code when unpickled", "a loop that ignores signals",
-    "a compressed reply that would inflate the judge", "a reply whose shared references would inflate the judge",
+    "a tensor header that claims a huge shape", "a reply nested a hundred thousand deep",
 }
 
 
@@ -195,6 +199,31 @@ def test_attack_fails_only_its_own_exercise(tmp_path: Path, what, filename, code
         if other["id"] != exercise_id:
             assert other["score"] == other["max_score"] == 20, other
     assert not marker.exists()
+
+
+def test_the_forged_replies_speak_the_channel_format_and_are_refused_for_what_they_claim() -> None:
+    """The forger of CASES writes frames the judge reads (a plain value is accepted), so each forged reply is
+    refused for its claim (a huge shape, a deep nesting), not for a typo in the forgery."""
+    import torch
+
+    from grader.judge import remote
+    from grader.sandbox import wire
+
+    forger: dict = {}
+    exec(WIRE, forger)  # noqa: S102 - the test's own code
+    assert remote.read_reply(forger["_reply"](b"N")) == {"ok": True, "result": None, "violations": [], "modified": []}
+    cases = {c[0]: c[2] for c in CASES}
+    for what, why in (("a tensor header that claims a huge shape", "more than"),
+                      ("a reply nested a hundred thousand deep", "nested deeper")):
+        sent: list[bytes] = []
+        planted: dict = {"torch": torch}
+        exec(cases[what], planted)  # noqa: S102 - defines _send_everywhere and clip_grad_norm; runs nothing yet
+        planted["_send_everywhere"] = sent.append
+        planted["clip_grad_norm"]([], 1.0)
+        assert sent
+        for frame in sent:
+            with pytest.raises(wire.WireError, match=why):
+                remote.read_reply(frame)
 
 
 # Batches of attacks from CASES, at most one per file, each with what the allowlist names and the text of its line.

@@ -3,19 +3,20 @@
 Learner code runs only in the sandbox process (`grader/sandbox/`). The judge writes
 requests to its standard input and reads replies from its standard output, through a
 reader thread, so every wait has a deadline on every OS (no SIGALRM, no select on
-pipes). A reply is checked before it is read: bounded in size, an uncompressed torch
-archive, and then read with `torch.load(weights_only=True)`, which admits plain tensors
-and Python values only; its tensors and nesting are bounded too, so no reply can
-inflate the judge. A sandbox that exits, crashes, stops answering, runs past the
-test's deadline or grows past its memory limit is killed (with every process it
-started) and replaced before the next request; the request that was running becomes
-a `SandboxFault` or a `TestTimeout`, which the judge turns into a failed test with a hint.
+pipes). Both directions use one codec, `grader.sandbox.wire`, each message framed by
+its length (8 bytes). A reply is read with `wire.decode`, which runs no code and
+rebuilds plain tensors and Python values only, within bounds on the reply's bytes,
+nesting, values and elements per tensor that it checks as it reads, so no reply can
+inflate the judge; a reply it refuses is the sandbox's fault. A sandbox that exits,
+crashes, stops answering, runs past the test's deadline or grows past its memory limit
+is killed (with every process it started) and replaced before the next request; the
+request that was running becomes a `SandboxFault` or a `TestTimeout`, which the judge
+turns into a failed test with a hint.
 """
 from __future__ import annotations
 
 import io
 import os
-import pickle
 import queue
 import shutil
 import signal
@@ -25,7 +26,6 @@ import sys
 import tempfile
 import threading
 import time
-import zipfile
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,10 +42,9 @@ if TYPE_CHECKING:
 SANDBOX_START = Path(__file__).resolve().parents[1] / "sandbox" / "start.py"
 _HEADER = struct.Struct("<Q")
 MAX_REPLY_BYTES = 64 * 2**20  # the graded tensors are tiny; a reply this large is not a result
-MAX_REPLY_ENTRIES = 4096  # files in the reply's archive: one per tensor, and a few of its own
 MAX_TENSOR_ELEMENTS = 2**24  # elements of any one tensor in a reply
-MAX_REPLY_NODES = 100_000  # values visited in a reply, shared ones counted each time they are met
-MAX_REPLY_DEPTH = 32
+MAX_REPLY_NODES = 100_000  # values in a reply: every item, key and value counted
+MAX_REPLY_DEPTH = 32  # how deep a value may sit in containers (the reply itself at 0)
 STARTUP_LIMIT_S = 180.0  # a sandbox that has not imported torch by then is broken
 _POLL_S = 0.05
 OUTPUT_LIMIT = 4000  # characters of learner output kept per test
@@ -93,36 +92,15 @@ def _read_frames(stream: BinaryIO, frames: "queue.Queue[bytes | None]") -> None:
     frames.put(None)
 
 
-def check_archive(payload: bytes) -> bool:
-    """Whether a reply is a torch archive that cannot inflate: stored (uncompressed) entries, few and small."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
-            entries = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
-        return False
-    return (len(entries) <= MAX_REPLY_ENTRIES and all(e.compress_type == zipfile.ZIP_STORED for e in entries)
-            and sum(e.file_size for e in entries) <= MAX_REPLY_BYTES)
+def read_reply(payload: bytes) -> dict[str, Any]:
+    """A reply's value, within the reply bounds; WireError for anything else (not a dict with a bool "ok" too)."""
+    from grader.sandbox import wire  # here, as torch: starting the sandbox does not wait for the judge's import of it
 
-
-def check_values(value: Any) -> bool:
-    """Whether a reply's values are bounded: nesting depth, values visited (shared ones each time), tensor sizes."""
-    import torch
-
-    budget = [MAX_REPLY_NODES]
-
-    def bounded(item: Any, depth: int) -> bool:
-        budget[0] -= 1
-        if budget[0] < 0 or depth > MAX_REPLY_DEPTH:
-            return False
-        if isinstance(item, torch.Tensor):
-            return item.numel() <= MAX_TENSOR_ELEMENTS
-        if isinstance(item, (list, tuple)):
-            return all(bounded(v, depth + 1) for v in item)
-        if isinstance(item, dict):
-            return all(bounded(k, depth + 1) and bounded(v, depth + 1) for k, v in item.items())
-        return True
-
-    return bounded(value, 0)
+    reply = wire.decode(payload, max_bytes=MAX_REPLY_BYTES, max_depth=MAX_REPLY_DEPTH, max_nodes=MAX_REPLY_NODES,
+                        max_elements=MAX_TENSOR_ELEMENTS)
+    if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
+        raise wire.WireError("a reply that is not a dict with a bool 'ok'")
+    return reply
 
 
 class Sandbox:
@@ -257,7 +235,9 @@ class Sandbox:
         try:
             if not self.ready:
                 self._greet()
-            payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+            from grader.sandbox import wire  # imports torch: not before the sandbox is started
+
+            payload = wire.encode(message)
             self.process.stdin.write(_HEADER.pack(len(payload)) + payload)
             self.process.stdin.flush()
         except SandboxFault:
@@ -316,17 +296,12 @@ class Sandbox:
         payload = self._next_frame(deadline, startup)
         if payload is None:
             raise self._fault(None)
-        if not check_archive(payload):
-            raise self._fault("reply")
-        import torch  # here, so that starting the sandbox does not wait for the judge's own import
+        from grader.sandbox import wire
 
         try:
-            reply = torch.load(io.BytesIO(payload), weights_only=True)
-        except Exception:  # noqa: BLE001 - anything unreadable is the sandbox's fault, never the judge's
+            return read_reply(payload)
+        except wire.WireError:  # anything unreadable is the sandbox's fault, never the judge's
             raise self._fault("reply") from None
-        if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool) or not check_values(reply):
-            raise self._fault("reply")
-        return reply
 
     def _next_frame(self, deadline: float | None, startup: bool) -> bytes | None:
         while True:
@@ -487,8 +462,10 @@ class RemoteFunction:
 
     def built(self, *args: Any, dtype: torch.dtype, device: torch.device, state: dict[str, torch.Tensor] | None,
               training: bool = False, **kwargs: Any) -> "RemoteFunction":
-        build = {"args": list(args), "kwargs": kwargs, "dtype": dtype, "device": device, "state": state,
-                 "training": training}
+        # A plain dict: a state_dict() is an OrderedDict, which the channel does not carry; its `_metadata` (the
+        # state-format versions of torch's modules) is dropped, which only a module like BatchNorm would read.
+        build = {"args": list(args), "kwargs": kwargs, "dtype": dtype, "device": device,
+                 "state": None if state is None else dict(state), "training": training}
         return replace(self, build=build)
 
     def replacing(self, *helpers: str) -> "RemoteFunction":

@@ -9,5 +9,6 @@ loads, and under confinement cannot read.
 - `kernels`: the names of torch's recurrent building blocks an exercise forbids;
 - `guards`: the run-time check that refuses them when learner code calls them;
 - `given`: torch-built cells the judge hands to learner code as arguments;
+- `wire`: the channel's codec, which the judge reads replies with too;
 - `main`: the request loop.
 """

@@ -4,12 +4,13 @@ The judge (the pytest process running the hidden suites) sends requests over a p
 load a learner file, call one of its functions (optionally backpropagating given
 cotangents, optionally with some of the file's helpers replaced by torch's versions for
 that call only), build one of its modules and run it. Replies carry plain values only:
-tensors, numbers, strings, tuples, lists and dicts, written with `torch.save` and read
-by the judge with `torch.load(weights_only=True)`, so nothing the learner's code defines
-(a tensor subclass, an object with its own `__eq__`) reaches the judge. Whatever
-learner code does to this process (monkeypatching torch, exiting, crashing, looping,
-allocating) cannot change a verdict: the judge compares the returned values with its
-own torch.nn, and restarts this process after a fault.
+tensors, numbers, strings, tuples, lists and dicts, written by `wire.encode` and read
+by the judge with `wire.decode`, which rebuilds exactly those types and runs no code, so
+nothing the learner's code defines (a tensor subclass, an object with its own `__eq__`)
+reaches the judge; requests come with the same codec, each message framed by its
+length. Whatever learner code does to this process (monkeypatching torch, exiting,
+crashing, looping, allocating) cannot change a verdict: the judge compares the returned
+values with its own torch.nn, and restarts this process after a fault.
 
 Started through `start.py`, which sets the limits and the confinement first.
 """
@@ -19,8 +20,6 @@ import contextlib
 import os
 import sys
 import importlib
-import io
-import pickle
 import struct
 import traceback
 import types
@@ -29,7 +28,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from grader.sandbox import given, guards
+from grader.sandbox import given, guards, wire
 from grader.sandbox.guards import ForbiddenCall, Violation
 
 torch.backends.cudnn.enabled = False  # the same kernels as the judge's oracle
@@ -56,13 +55,11 @@ def _read_exactly(fd: int, size: int) -> bytes:
 
 def _receive(fd: int) -> dict[str, Any]:
     (size,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size))
-    return pickle.loads(_read_exactly(fd, size))
+    return wire.decode(_read_exactly(fd, size))  # the judge's request: trusted, read with the codec's defaults
 
 
 def _send(fd: int, reply: dict[str, Any]) -> None:
-    buffer = io.BytesIO()
-    torch.save(reply, buffer)
-    payload = buffer.getvalue()
+    payload = wire.encode(reply)  # TypeError, before anything is written, for what the codec does not carry
     os.write(fd, _HEADER.pack(len(payload)))
     view = memoryview(payload)
     while view:
@@ -141,12 +138,13 @@ def _decode(value: Any) -> Any:
 
 
 def _encode(value: Any) -> Any:
-    """Plain values only; anything else is described by its type's name."""
+    """Plain values only (exactly these types, as `wire` carries them); anything else is described by its type's
+    name, a numpy scalar or an int subclass too."""
     if isinstance(value, torch.Tensor):
         if type(value) is not torch.Tensor and not isinstance(value, torch.nn.Parameter):
             return {"__opaque__": type(value).__name__, "tensor_subclass": True}
         return value.detach().clone()
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if value is None or type(value) in (bool, int, float, str):
         return value
     if type(value) in (tuple, list):
         return type(value)(_encode(v) for v in value)
@@ -343,7 +341,7 @@ def serve(target: Path, request_fd: int, reply_fd: int, confinement: str) -> Non
         reply = handle(request)
         try:
             _send(reply_fd, reply)
-        except (pickle.PicklingError, TypeError, RuntimeError) as error:
+        except (TypeError, ValueError, RuntimeError) as error:
             _send(reply_fd, {"ok": False, "error": {"kind": "exception", "type": type(error).__name__,
                                                     "message": f"the result could not be sent back: {error}"[:300],
                                                     "file": "", "line": 0}, "violations": []})
