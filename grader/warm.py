@@ -43,7 +43,7 @@ PRELOADED = (
     "pytest_jsonreport.plugin", "grader.cli", "grader.batch", "grader.judge.remote", "grader.judge.oracle",
     "grader.judge.diagnose", "grader.judge.identify", "grader.judge.deviations", "grader.judge.forbidden",
     "grader.judge.overflow", "grader.judge.attribution", "grader.judge.tolerance", "grader.judge.start",
-    "grader.sandbox.main", "grader.sandbox.start", "grader.sandbox.given", "grader.sandbox.guards",
+    "grader.sandbox.main", "grader.sandbox.start", "grader.sandbox.given", "grader.sandbox.guards", "grader.sandbox.wire",
 )
 
 
