@@ -71,11 +71,12 @@ def _live(processes: list[psutil.Process]) -> list[psutil.Process]:
     return live
 
 
-def kill_all(processes: Iterable[psutil.Process]) -> None:
-    """SIGKILL each process that is still the one it was (psutil compares start times), then reap this process's
-    children among them."""
+def kill_all(processes: Iterable[psutil.Process], reap: bool = True) -> None:
+    """SIGKILL each process that is still the one it was (psutil compares start times), then (`reap`) reap every
+    ended child of this process."""
     _kill(processes)
-    _reap_children()
+    if reap:
+        _reap_children()
 
 
 def _kill(processes: Iterable[psutil.Process]) -> None:

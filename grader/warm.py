@@ -120,7 +120,7 @@ class WarmGrader:
                 code = lines.next(min(deadline, time.monotonic() + 0.2))
             if code is None and grader is not None:
                 _kill_session(grader)
-            reaper.kill_all([*([grader] if grader is not None else []), *family.values()])
+            reaper.kill_all([*([grader] if grader is not None else []), *family.values()], reap=False)
             if code is None:
                 lines.next(time.monotonic() + 5.0)  # reaped by the warm process
                 return None
@@ -254,8 +254,9 @@ def serve(control: socket.socket) -> None:
                 finally:
                     os.close(stdout)
                     os.close(stderr)
-            if _reap(answers):  # what an ended grader left running came here: kill it
-                reaper.kill_all([p for p in reaper.children() if p.pid not in answers])
+            if _reap(answers):  # what an ended grader left running came here: kill it (reaped by `_reap` later,
+                # which alone reaps here: a grader reaped anywhere else would never have its exit code answered)
+                reaper.kill_all([p for p in reaper.children() if p.pid not in answers], reap=False)
     finally:
         for pid in answers:
             try:

@@ -170,3 +170,23 @@ def test_warm_grades_equal_cold_grades_for_the_hostile_corpus(tmp_path: Path) ->
         assert report == cold_reports[student], student
         assert report["score"] < report["max_score"], student
     assert not marker.exists()
+
+
+def test_every_forked_grader_has_its_exit_code_answered(tmp_path: Path) -> None:
+    """Many graders that end at once (`--help`): each one's exit code comes back, none is reaped unanswered."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from grader import warm
+
+    server = warm.WarmGrader({**os.environ})
+    try:
+        def one(number: int) -> int | None:
+            with open(tmp_path / f"out{number}", "wb") as out, open(tmp_path / f"err{number}", "wb") as err:
+                return server.run(["--help"], {**os.environ}, REPO, out, err, time_limit_s=60)
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            codes = list(pool.map(one, range(120)))
+    finally:
+        server.close()
+    assert codes == [0] * 120
+    assert b"usage: python -m grader" in (tmp_path / "out7").read_bytes()
