@@ -44,20 +44,76 @@ def die_with_parent() -> None:
         pass
 
 
-def children() -> list[psutil.Process]:
-    """This process's children as they are now."""
+def children(pid: int | None = None) -> list[psutil.Process]:
+    """A process's children (this process's by default) as they are now."""
+    pid = os.getpid() if pid is None else pid
+    listed = _listed_children(pid)
+    if listed is not None:
+        return _processes(listed)
     try:
-        return psutil.Process().children()
+        return psutil.Process(pid).children()
     except psutil.Error:
         return []
 
 
 def descendants(pid: int) -> list[psutil.Process]:
     """A process's descendants as they are now (none once it is gone)."""
+    if _CHILDREN_LISTED:
+        found: list[int] = []
+        parents = [pid]
+        while parents:
+            listed = _listed_children(parents.pop())
+            if listed is None:
+                break
+            found.extend(listed)
+            parents.extend(listed)
+        else:
+            return _processes(found)
     try:
         return psutil.Process(pid).children(recursive=True)
     except psutil.Error:
         return []
+
+
+def _children_listed() -> bool:
+    """Whether Linux lists each thread's children in /proc (CONFIG_PROC_CHILDREN): one read per process of the tree,
+    where psutil reads every process of the machine to find a tree."""
+    return os.path.exists(f"/proc/self/task/{os.getpid()}/children")
+
+
+_CHILDREN_LISTED = sys.platform.startswith("linux") and _children_listed()
+
+
+def _listed_children(pid: int) -> list[int] | None:
+    """The children of `pid` from /proc ([] once it is gone), None where the kernel does not list them."""
+    if not _CHILDREN_LISTED:
+        return None
+    found = []
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return []
+    except OSError:
+        return None
+    for thread in threads:
+        try:
+            with open(f"/proc/{pid}/task/{thread}/children", "rb") as listing:
+                found.extend(int(child) for child in listing.read().split())
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        except (OSError, ValueError):
+            return None
+    return found
+
+
+def _processes(pids: Iterable[int]) -> list[psutil.Process]:
+    found = []
+    for pid in pids:
+        try:
+            found.append(psutil.Process(pid))  # records its start time: a later kill checks it is the same process
+        except psutil.Error:
+            pass
+    return found
 
 
 def _live(processes: list[psutil.Process]) -> list[psutil.Process]:

@@ -329,8 +329,9 @@ def _fork_judge(command: list[str], environment: dict[str, str], cwd: Path,
 
 def _judge_main(command: list[str]) -> int:
     """In the forked judge: what `python -I judge/start.py ARGS` runs."""
-    from grader.judge import start
+    from grader.judge import start, toolkit
 
+    toolkit.read_environment()  # imported by the warm process, before this run's environment
     sys.argv = command[2:]
     return start.main(command[3:])
 

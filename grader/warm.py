@@ -36,11 +36,12 @@ START_LIMIT_S = 180.0  # importing torch on a loaded machine
 MAX_REQUEST = 1 << 16  # one message on the control socket: argv, environment, folder
 _LOOP_S = 0.02
 
-# Imported once here; all of it public code (the student copy ships it). Not the judge's plugin, not its toolkit:
-# they read the run's settings from the environment when imported, so each judge imports them itself.
+# Imported once here; all of it public code (the student copy ships it). Not the judge's plugin: it starts the sandbox
+# and reads the run's settings when imported, so each judge imports it itself (and has the toolkit read them again).
 PRELOADED = (
     "torch", "torch.nn", "torch.nn.functional", "torch.func", "numpy", "psutil", "pytest", "_pytest.python",
-    "pytest_jsonreport.plugin", "grader.cli", "grader.batch", "grader.judge.remote", "grader.judge.oracle",
+    "pytest_jsonreport.plugin", "grader.cli", "grader.batch", "grader.judge.toolkit", "grader.judge.remote",
+    "grader.judge.oracle",
     "grader.judge.diagnose", "grader.judge.identify", "grader.judge.deviations", "grader.judge.forbidden",
     "grader.judge.overflow", "grader.judge.attribution", "grader.judge.tolerance", "grader.judge.start",
     "grader.sandbox.main", "grader.sandbox.start", "grader.sandbox.given", "grader.sandbox.guards", "grader.sandbox.wire",
@@ -190,7 +191,9 @@ def _preload() -> None:
     for folder in filter(None, os.environ.get("GRADER_SITE_PATHS", "").split(os.pathsep)):
         if folder not in sys.path:
             sys.path.append(folder)
-    for name in PRELOADED:
+    from _pytest.config import default_plugins
+
+    for name in [*PRELOADED, *(f"_pytest.{plugin}" for plugin in default_plugins)]:
         importlib.import_module(name)
     import torch
 

@@ -402,7 +402,7 @@ def _process(pid: int) -> psutil.Process | None:
 
 def _children(process: psutil.Process | None) -> list[psutil.Process]:
     try:
-        return process.children() if process is not None else []
+        return reaper.children(process.pid) if process is not None else []
     except psutil.Error:
         return []
 

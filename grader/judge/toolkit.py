@@ -80,9 +80,21 @@ class Settings:
     device: torch.device
 
 
-TARGET = Path(os.environ.get("GRADER_TARGET", "exercises")).resolve()
-TEST_TIME_LIMIT_S = float(os.environ.get("GRADER_TEST_TIMEOUT", "10"))
-MEMORY_LIMIT_MIB = int(os.environ.get("GRADER_MEMORY_MIB", "2048"))
+TARGET = Path("exercises")
+TEST_TIME_LIMIT_S = 10.0
+MEMORY_LIMIT_MIB = 2048
+
+
+def read_environment() -> None:
+    """The run's settings, from the environment the grader gives the judge. Read when this module is imported, and
+    again by a judge forked from batch's warm process, which imported it before there was a run."""
+    global TARGET, TEST_TIME_LIMIT_S, MEMORY_LIMIT_MIB
+    TARGET = Path(os.environ.get("GRADER_TARGET", "exercises")).resolve()
+    TEST_TIME_LIMIT_S = float(os.environ.get("GRADER_TEST_TIMEOUT", "10"))
+    MEMORY_LIMIT_MIB = int(os.environ.get("GRADER_MEMORY_MIB", "2048"))
+
+
+read_environment()
 
 
 def settings_from_env() -> Settings:
