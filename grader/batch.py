@@ -357,8 +357,9 @@ class ProgressBar:
 
 
 def run_batch(submissions: list[Submission], settings: BatchSettings, progress: ProgressBar,
-              workspace: Path) -> list[Outcome]:
-    """Copy every submission first (none is graded before all are copied), then grade the copies."""
+              workspace: Path) -> tuple[list[Outcome], list[similarity.Pair] | None]:
+    """Copy every submission first (none is graded before all are copied), then grade the copies; meanwhile compare
+    the copies' code (the similar pairs; None: not checked, as in a slice of the class)."""
     prepared: list[Path | SubmissionError] = []
     sources: dict[str, dict[str, str]] = {}
     for index, submission in enumerate(submissions):
@@ -374,6 +375,10 @@ def run_batch(submissions: list[Submission], settings: BatchSettings, progress: 
             prepared.append(SubmissionError(f"could not be read: {error}", f"无法读取：{error}"))
             shutil.rmtree(scratch, ignore_errors=True)
     outcomes: list[Outcome] = []
+    # Compared while the warm process starts and the submissions are graded: it reads only the copies' text.
+    comparing = ThreadPoolExecutor(max_workers=1)
+    similar = (comparing.submit(similar_sources, sources, settings.similarity_threshold)
+               if settings.shard[1] == 1 else None)
     warm_grader = _start_warm(settings) if any(isinstance(p, Path) for p in prepared) else None
     try:
         with ThreadPoolExecutor(max_workers=settings.workers) as pool:
@@ -385,8 +390,9 @@ def run_batch(submissions: list[Submission], settings: BatchSettings, progress: 
     finally:
         if warm_grader is not None:
             warm_grader.close()
+        comparing.shutdown(wait=True)
     progress.clear()
-    return sorted(outcomes, key=lambda o: o.student)
+    return sorted(outcomes, key=lambda o: o.student), similar.result() if similar is not None else None
 
 
 def _start_warm(settings: BatchSettings) -> warm.WarmGrader | None:
@@ -403,10 +409,15 @@ def _start_warm(settings: BatchSettings) -> warm.WarmGrader | None:
 def find_similar(outcomes: list[Outcome], threshold: float | None) -> list[similarity.Pair] | None:
     """The pairs of submissions whose exercise code is alike by `threshold` or more; None: not checked
     (switched off, or copydetect is not installed). The stubs' own text is left out."""
+    return similar_sources({o.student: o.sources for o in outcomes}, threshold)
+
+
+def similar_sources(sources: dict[str, dict[str, str]], threshold: float | None) -> list[similarity.Pair] | None:
+    """`find_similar` on each student's exercise files."""
     if threshold is None or not similarity.available():
         return None
     stubs = {f"{e.id}.py": (REPO_ROOT / "exercises" / f"{e.id}.py").read_text(encoding="utf-8") for e in EXERCISES}
-    return similarity.similar_pairs({o.student: o.sources for o in outcomes if o.sources}, stubs, threshold)
+    return similarity.similar_pairs({student: files for student, files in sources.items() if files}, stubs, threshold)
 
 
 def summarize(outcomes: list[Outcome], rates: list[dict[str, Any]], seed: int, lang: str, workers: int,
@@ -593,12 +604,11 @@ def main(argv: list[str]) -> int:
     workspace = _workspace(settings.out)
     started = time.monotonic()
     try:
-        outcomes = run_batch(submissions, settings, ProgressBar(sys.stderr, len(submissions)), workspace)
+        outcomes, pairs = run_batch(submissions, settings, ProgressBar(sys.stderr, len(submissions)), workspace)
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
     seconds = time.monotonic() - started
     rates = pass_rates(outcomes)
-    pairs = find_similar(outcomes, settings.similarity_threshold) if settings.shard[1] == 1 else None
     summary = summarize(outcomes, rates, settings.seed, settings.lang, settings.workers, seconds,
                         f"{settings.shard[0]}/{settings.shard[1]}", settings.similarity_threshold, pairs)
     try:

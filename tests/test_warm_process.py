@@ -62,7 +62,9 @@ def test_warm_grades_equal_cold_grades_for_every_planted_mistake(tmp_path: Path)
                       "--similarity", "off", timeout=900)
     cold = run_grader("batch", str(submissions), "--out", str(tmp_path / "cold"), "--seed", str(SEED),
                       "--similarity", "off", "--cold", timeout=900)
-    assert warm.returncode == cold.returncode == 0, (warm.stderr, cold.stderr)
+    errors = {mode: [(row["student"], row["error"]) for row in read_csv(tmp_path / mode / "grades.csv") if row["error"]]
+              for mode in ("warm", "cold")}
+    assert warm.returncode == cold.returncode == 0, errors
     assert json.loads((tmp_path / "warm" / "summary.json").read_text(encoding="utf-8"))["warm"] is True
     assert json.loads((tmp_path / "cold" / "summary.json").read_text(encoding="utf-8"))["warm"] is False
     warm_reports, cold_reports = reports(tmp_path / "warm"), reports(tmp_path / "cold")
@@ -163,7 +165,8 @@ def test_warm_grades_equal_cold_grades_for_the_hostile_corpus(tmp_path: Path) ->
     for mode in ("warm", "cold"):
         run = run_grader("batch", str(submissions), "--out", str(tmp_path / mode), "--seed", str(SEED),
                          "--similarity", "off", *(["--cold"] if mode == "cold" else []), env=env, timeout=900)
-        assert run.returncode == 0, run.stderr
+        errors = [(row["student"], row["error"]) for row in read_csv(tmp_path / mode / "grades.csv") if row["error"]]
+        assert run.returncode == 0, (mode, errors, run.stderr)
     warm_reports, cold_reports = reports(tmp_path / "warm"), reports(tmp_path / "cold")
     assert len(warm_reports) >= 10
     for student, report in warm_reports.items():
