@@ -360,6 +360,33 @@ def run_batch(submissions: list[Submission], settings: BatchSettings, progress: 
               workspace: Path) -> tuple[list[Outcome], list[similarity.Pair] | None]:
     """Copy every submission first (none is graded before all are copied), then grade the copies; meanwhile compare
     the copies' code (the similar pairs; None: not checked, as in a slice of the class)."""
+    warm_grader = _launch_warm(settings) if submissions else None  # it imports torch while the copies are made
+    comparing = ThreadPoolExecutor(max_workers=1)
+    try:
+        prepared, sources = _copy_all(submissions, workspace)
+        # Compared while the submissions are graded: it reads only the copies' text.
+        similar = (comparing.submit(similar_sources, sources, settings.similarity_threshold)
+                   if settings.shard[1] == 1 else None)
+        warm_grader = _ready(warm_grader, needed=any(isinstance(p, Path) for p in prepared))
+        outcomes: list[Outcome] = []
+        with ThreadPoolExecutor(max_workers=settings.workers) as pool:
+            futures = [pool.submit(grade_one, s, p, settings, warm_grader) for s, p in zip(submissions, prepared)]
+            for future in as_completed(futures):
+                outcomes.append(future.result())
+                outcomes[-1].sources = sources.get(outcomes[-1].student, {})
+                progress.update(len(outcomes), sum(1 for o in outcomes if o.error))
+        pairs = similar.result() if similar is not None else None
+    finally:
+        if warm_grader is not None:
+            warm_grader.close()
+        comparing.shutdown(wait=True)
+    progress.clear()
+    return sorted(outcomes, key=lambda o: o.student), pairs
+
+
+def _copy_all(submissions: list[Submission],
+              workspace: Path) -> tuple[list[Path | SubmissionError], dict[str, dict[str, str]]]:
+    """Each submission's private copy (or why there is none), and the text of its exercise files."""
     prepared: list[Path | SubmissionError] = []
     sources: dict[str, dict[str, str]] = {}
     for index, submission in enumerate(submissions):
@@ -374,34 +401,32 @@ def run_batch(submissions: list[Submission], settings: BatchSettings, progress: 
         except OSError as error:
             prepared.append(SubmissionError(f"could not be read: {error}", f"无法读取：{error}"))
             shutil.rmtree(scratch, ignore_errors=True)
-    outcomes: list[Outcome] = []
-    # Compared while the warm process starts and the submissions are graded: it reads only the copies' text.
-    comparing = ThreadPoolExecutor(max_workers=1)
-    similar = (comparing.submit(similar_sources, sources, settings.similarity_threshold)
-               if settings.shard[1] == 1 else None)
-    warm_grader = _start_warm(settings) if any(isinstance(p, Path) for p in prepared) else None
-    try:
-        with ThreadPoolExecutor(max_workers=settings.workers) as pool:
-            futures = [pool.submit(grade_one, s, p, settings, warm_grader) for s, p in zip(submissions, prepared)]
-            for future in as_completed(futures):
-                outcomes.append(future.result())
-                outcomes[-1].sources = sources.get(outcomes[-1].student, {})
-                progress.update(len(outcomes), sum(1 for o in outcomes if o.error))
-    finally:
-        if warm_grader is not None:
-            warm_grader.close()
-        comparing.shutdown(wait=True)
-    progress.clear()
-    return sorted(outcomes, key=lambda o: o.student), similar.result() if similar is not None else None
+    return prepared, sources
 
 
-def _start_warm(settings: BatchSettings) -> warm.WarmGrader | None:
-    """The warm process (Linux, CPU), or None: then every grader starts the plain way, with the same grades."""
+def _launch_warm(settings: BatchSettings) -> warm.WarmGrader | None:
+    """The warm process (Linux, CPU), starting; None where there is none: then every grader starts the plain way,
+    with the same grades."""
     if not settings.warm or not warm.supported(settings.device):
         return None
     try:
         return warm.WarmGrader({**os.environ, "NO_COLOR": "1"})
-    except (warm.WarmUnavailable, OSError) as error:
+    except OSError as error:
+        sys.stderr.write(f"python -m grader batch: grading without the warm process ({error})\n")
+        return None
+
+
+def _ready(warm_grader: warm.WarmGrader | None, needed: bool = True) -> warm.WarmGrader | None:
+    """The warm process once it is ready, or None (not `needed`: nothing to grade; or it could not start)."""
+    if warm_grader is None:
+        return None
+    if not needed:
+        warm_grader.close()
+        return None
+    try:
+        warm_grader.wait_ready()
+        return warm_grader
+    except warm.WarmUnavailable as error:
         sys.stderr.write(f"python -m grader batch: grading without the warm process ({error})\n")
         return None
 

@@ -64,7 +64,8 @@ def supported(device: str) -> bool:
 
 
 class WarmGrader:
-    """The warm process, started by the batch; `run` grades one submission in a grader forked from it."""
+    """The warm process, started by the batch; once `wait_ready` returns, `run` grades one submission in a grader
+    forked from it."""
 
     def __init__(self, environment: dict[str, str]):
         import psutil  # noqa: F401 - the batch has it already
@@ -80,16 +81,20 @@ class WarmGrader:
         theirs.close()
         self.control = ours
         self.lock = threading.Lock()
-        ours.settimeout(START_LIMIT_S)
+
+    def wait_ready(self) -> None:
+        """Wait until the warm process has imported everything (it starts doing so when this object is made, so the
+        caller can do other work meanwhile); WarmUnavailable if it cannot."""
+        self.control.settimeout(START_LIMIT_S)
         try:
-            ready = ours.recv(16)
+            ready = self.control.recv(16)
         except OSError:
             ready = b""
         if ready != b"ready\n":
             self.close()
             raise WarmUnavailable((self.process.stderr.read() or b"").decode("utf-8", "replace")[-500:].strip()
                                   if self.process.stderr else "")
-        ours.settimeout(None)
+        self.control.settimeout(None)
 
     def run(self, argv: list[str], env: dict[str, str], cwd: Path, stdout: BinaryIO, stderr: BinaryIO,
             time_limit_s: float) -> int | None:

@@ -145,7 +145,7 @@ def test_a_warm_process_that_cannot_start_leaves_the_plain_way(monkeypatch: pyte
     monkeypatch.setattr(sys, "executable", shutil.which("false") or "/bin/false")
     settings = batch.BatchSettings(out=Path("unused"), seed=SEED, lang="en", device="cpu", time_limit_s=60,
                                    workers=1, suites=None)
-    assert batch._start_warm(settings) is None
+    assert batch._ready(batch._launch_warm(settings)) is None
     assert "grading without the warm process" in capsys.readouterr().err
 
 
@@ -182,6 +182,7 @@ def test_every_forked_grader_has_its_exit_code_answered(tmp_path: Path) -> None:
     from grader import warm
 
     server = warm.WarmGrader({**os.environ})
+    server.wait_ready()
     try:
         def one(number: int) -> int | None:
             with open(tmp_path / f"out{number}", "wb") as out, open(tmp_path / f"err{number}", "wb") as err:
