@@ -7,7 +7,9 @@ one submission must not be able to change another's grade or the batch's results
   error; each is graded from its copy, which is deleted afterwards;
 - each is graded by its own `python -m grader --target COPY --json -` process (a crash, hang or mess
   stays there), at most --workers at a time, under a wall-clock limit; its whole process tree is
-  killed (psutil) before its report is read;
+  killed (psutil) before its report is read. On Linux with the CPU that process is forked from the
+  warm process (grader/warm.py), which imported torch, pytest and the grader once; --cold starts it
+  from scratch, as on every other platform, with the same grades;
 - only this process writes --out, once grading is over, each file whole (a temporary file, then
   os.replace): reports/STUDENT.json (the native report), grades.csv (student, total, one column per
   exercise, error), pass_rates.csv and summary.json (how often each test passed: the common mistakes
