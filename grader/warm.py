@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -68,16 +69,15 @@ class WarmGrader:
     forked from it."""
 
     def __init__(self, environment: dict[str, str]):
-        import psutil  # noqa: F401 - the batch has it already
-
         from grader import runner
 
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {**environment, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "GRADER_SITE_PATHS": os.pathsep.join(runner.site_paths())}
+        self.errors = tempfile.TemporaryFile()  # read only if it fails: a pipe nobody reads could fill and block it
         self.process = subprocess.Popen([sys.executable, "-I", __file__, str(theirs.fileno())],
                                         pass_fds=[theirs.fileno()], env=env, cwd=ROOT, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                        stdout=subprocess.DEVNULL, stderr=self.errors)
         theirs.close()
         self.control = ours
         self.lock = threading.Lock()
@@ -91,9 +91,10 @@ class WarmGrader:
         except OSError:
             ready = b""
         if ready != b"ready\n":
+            self.errors.seek(0)
+            why = self.errors.read().decode("utf-8", "replace")[-500:].strip()
             self.close()
-            raise WarmUnavailable((self.process.stderr.read() or b"").decode("utf-8", "replace")[-500:].strip()
-                                  if self.process.stderr else "")
+            raise WarmUnavailable(why or "it ended before it was ready")
         self.control.settimeout(None)
 
     def run(self, argv: list[str], env: dict[str, str], cwd: Path, stdout: BinaryIO, stderr: BinaryIO,
@@ -120,13 +121,15 @@ class WarmGrader:
             grader = _process(int(pid))
             family: dict[int, psutil.Process] = {}
             code = None
-            while code is None and time.monotonic() < deadline:
+            while code is None and not lines.ended and time.monotonic() < deadline:
                 if grader is not None:
                     family.update((p.pid, p) for p in reaper.descendants(grader.pid))
                 code = lines.next(min(deadline, time.monotonic() + 0.2))
             if code is None and grader is not None:
                 _kill_session(grader)
             reaper.kill_all([*([grader] if grader is not None else []), *family.values()], reap=False)
+            if code is None and lines.ended:
+                raise WarmUnavailable("the warm grading process ended")  # this submission is graded the plain way
             if code is None:
                 lines.next(time.monotonic() + 5.0)  # reaped by the warm process
                 return None
@@ -140,6 +143,7 @@ class WarmGrader:
         except OSError:
             pass
         reaper.kill_tree(self.process)
+        self.errors.close()
 
 
 class _Lines:
@@ -147,18 +151,22 @@ class _Lines:
 
     def __init__(self, sock: socket.socket):
         self.sock, self.buffer = sock, b""
+        self.ended = False  # the other end closed the socket
 
     def next(self, deadline: float) -> str | None:
         while b"\n" not in self.buffer:
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 or self.ended:
                 return None
             self.sock.settimeout(left)
             try:
                 chunk = self.sock.recv(64)
-            except (socket.timeout, OSError):
+            except socket.timeout:
                 return None
+            except OSError:
+                chunk = b""
             if not chunk:
+                self.ended = True
                 return None
             self.buffer += chunk
         line, _, self.buffer = self.buffer.partition(b"\n")

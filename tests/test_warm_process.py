@@ -194,3 +194,27 @@ def test_every_forked_grader_has_its_exit_code_answered(tmp_path: Path) -> None:
         server.close()
     assert codes == [0] * 120
     assert b"usage: python -m grader" in (tmp_path / "out7").read_bytes()
+
+
+def test_a_warm_process_that_dies_mid_batch_leaves_the_submission_to_the_plain_way(tmp_path: Path) -> None:
+    """The warm process killed while it grades: that submission is graded again the plain way (same grade), the
+    forked grader's tree is killed, and every later one is graded the plain way too."""
+    import threading
+
+    from grader import batch, warm
+
+    target = plant(tmp_path / "submission", "ex1_rnn_cell.py", "_slow = sum(range(4 * 10**7))  # still grading at 1 s")
+    settings = batch.BatchSettings(out=tmp_path / "out", seed=SEED, lang="en", device="cpu", time_limit_s=300,
+                                   workers=1, suites=None)
+    server = batch._ready(batch._launch_warm(settings))
+    assert server is not None
+    try:
+        threading.Timer(1.0, server.process.kill).start()
+        for number in range(2):
+            with open(tmp_path / f"out{number}", "w+b") as out, open(tmp_path / f"err{number}", "w+b") as err:
+                code, forked = batch._grade_to_end(batch._command(target, settings), out, err, 300, server)
+            assert (code, forked) == (0, False), (tmp_path / f"err{number}").read_text()
+            assert json.loads((tmp_path / f"out{number}").read_text())["score"] == 120
+    finally:
+        server.close()
+    assert not [p for p in psutil.Process().children(recursive=True) if "warm.py" in " ".join(p.cmdline())]
