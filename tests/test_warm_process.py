@@ -26,6 +26,19 @@ SEED = random.SystemRandom().randrange(2 ** 31)
 VARIANTS = REPO / "tests" / "variants"
 
 
+def running_descendants() -> dict[int, str]:
+    """This process's live descendants and their command lines (zombies left out: where an earlier test made this
+    process a subreaper, killed orphans stay here unreaped)."""
+    found = {}
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE:
+                found[process.pid] = " ".join(process.cmdline())
+        except psutil.Error:
+            pass
+    return found
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as file:
         return list(csv.DictReader(file))
@@ -124,7 +137,7 @@ time.sleep(600)
     submissions = tmp_path / "submissions"
     plant(submissions / "hangs", "ex1_rnn_cell.py", code)
     plant(submissions / "honest", "ex1_rnn_cell.py", "")
-    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    before = set(running_descendants())
     run = run_grader("batch", str(submissions), "--out", str(tmp_path / "grades"), "--seed", str(SEED),
                      "--time-limit", "20", "--similarity", "off",
                      env={"GRADER_CONFINE": "none", "GRADER_ALLOWLIST": "off"})
@@ -135,7 +148,7 @@ time.sleep(600)
     while psutil.pid_exists(sleeper) and psutil.Process(sleeper).status() != psutil.STATUS_ZOMBIE:
         assert time.monotonic() < deadline, "the detached process outlived the batch"
         time.sleep(0.1)
-    assert {p.pid for p in psutil.Process().children(recursive=True)} <= before
+    assert set(running_descendants()) <= before
 
 
 def test_a_warm_process_that_cannot_start_leaves_the_plain_way(monkeypatch: pytest.MonkeyPatch,
@@ -217,4 +230,4 @@ def test_a_warm_process_that_dies_mid_batch_leaves_the_submission_to_the_plain_w
             assert json.loads((tmp_path / f"out{number}").read_text())["score"] == 120
     finally:
         server.close()
-    assert not [p for p in psutil.Process().children(recursive=True) if "warm.py" in " ".join(p.cmdline())]
+    assert not [command for command in running_descendants().values() if "warm.py" in command]
