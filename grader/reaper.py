@@ -127,15 +127,8 @@ def _live(processes: list[psutil.Process]) -> list[psutil.Process]:
     return live
 
 
-def kill_all(processes: Iterable[psutil.Process], reap: bool = True) -> None:
-    """SIGKILL each process that is still the one it was (psutil compares start times), then (`reap`) reap every
-    ended child of this process."""
-    _kill(processes)
-    if reap:
-        _reap_children()
-
-
-def _kill(processes: Iterable[psutil.Process]) -> None:
+def kill_all(processes: Iterable[psutil.Process]) -> None:
+    """SIGKILL each process that is still the one it was (psutil compares start times); nothing is reaped."""
     for process in processes:
         try:
             process.kill()  # psutil checks that the pid is still the same process
@@ -156,7 +149,7 @@ def kill_tree(process: subprocess.Popen, known: Iterable[psutil.Process] = ()) -
             os.killpg(process.pid, signal.SIGKILL)
         except OSError:
             pass
-    _kill(members.values())
+    kill_all(members.values())
     process.kill()
     process.wait()
     return list(members.values())
@@ -179,7 +172,7 @@ def kill_descendants(keep: frozenset[int] = frozenset(), timeout_s: float = 5.0)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         doomed = [p for p in _live(descendants(os.getpid())) if p.pid not in keep]
-        _kill(doomed)
+        kill_all(doomed)
         _reap_children()
         if not doomed:
             return

@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import psutil
+
 ROOT = str(Path(__file__).resolve().parents[1])
 START_LIMIT_S = 180.0  # importing torch on a loaded machine
 MAX_REQUEST = 1 << 16  # one message on the control socket: argv, environment, folder
@@ -101,8 +103,6 @@ class WarmGrader:
             time_limit_s: float) -> int | None:
         """Grade in a forked grader; its exit code, or None once it ran out of time (its tree is then killed).
         Every process of its tree is killed however it ends, as in `batch.run_to_end`."""
-        import psutil
-
         from grader import reaper
 
         answer, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -127,7 +127,7 @@ class WarmGrader:
                 code = lines.next(min(deadline, time.monotonic() + 0.2))
             if code is None and grader is not None:
                 _kill_session(grader)
-            reaper.kill_all([*([grader] if grader is not None else []), *family.values()], reap=False)
+            reaper.kill_all([*([grader] if grader is not None else []), *family.values()])
             if code is None and lines.ended:
                 raise WarmUnavailable("the warm grading process ended")  # this submission is graded the plain way
             if code is None:
@@ -173,19 +173,15 @@ class _Lines:
         return line.decode()
 
 
-def _process(pid: int) -> Any:
-    import psutil
-
+def _process(pid: int) -> psutil.Process | None:
     try:
         return psutil.Process(pid)
     except psutil.Error:
         return None
 
 
-def _kill_session(grader: Any) -> None:
+def _kill_session(grader: psutil.Process) -> None:
     """The grader leads a session of its own: signal its group while it is surely still the same process."""
-    import psutil
-
     try:
         if grader.is_running():
             os.killpg(grader.pid, signal.SIGKILL)
@@ -272,14 +268,9 @@ def serve(control: socket.socket) -> None:
                     os.close(stderr)
             if _reap(answers):  # what an ended grader left running came here: kill it (reaped by `_reap` later,
                 # which alone reaps here: a grader reaped anywhere else would never have its exit code answered)
-                reaper.kill_all([p for p in reaper.children() if p.pid not in answers], reap=False)
+                reaper.kill_all([p for p in reaper.children() if p.pid not in answers])
     finally:
-        for pid in answers:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        reaper.kill_descendants()
+        reaper.kill_descendants()  # every grader's tree: this process adopts whatever they leave behind
 
 
 def _reap(answers: dict[int, socket.socket]) -> bool:

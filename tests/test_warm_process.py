@@ -92,7 +92,7 @@ def test_warm_grades_equal_cold_grades_for_every_planted_mistake(tmp_path: Path)
 
 
 FORKED_ONLY = textwrap.dedent("""
-    import os, subprocess, sys
+    import json, os, subprocess, sys
     from pathlib import Path
     sys.path.insert(0, {repo!r})
     from grader import warm
@@ -108,7 +108,7 @@ FORKED_ONLY = textwrap.dedent("""
     plan = runner.RunPlan(exercises=catalog.select([]), target=Path({target!r}), device="cpu", seed={seed})
     run = runner.run_suites(plan)
     print(json.dumps([run.judge.get("confinement"), sorted(t["outcome"] for t in run.tests)]))
-""").replace("import os,", "import json, os,")
+""")
 
 
 def test_the_judge_and_its_sandbox_are_forked_not_started(tmp_path: Path) -> None:

@@ -19,13 +19,14 @@ from typing import Any, Iterator
 import pytest
 
 from grader import reaper, seal
+from grader.runner import uses_cuda
 from grader.judge.remote import Sandbox
 
 # Processes the learner's code leaves orphaned become this process's children, to be killed at the end.
 reaper.adopt_orphans()
 # The sandbox starts first, so that its import of torch overlaps with the judge's own.
 _DEVICE = os.environ.get("GRADER_DEVICE", "auto")
-_ON_CUDA = _DEVICE.startswith("cuda") or (_DEVICE == "auto" and Path("/dev/nvidiactl").exists())
+_ON_CUDA = uses_cuda(_DEVICE)
 SANDBOX = Sandbox(Path(os.environ.get("GRADER_TARGET", "exercises")).resolve(),
                   int(os.environ.get("GRADER_MEMORY_MIB", "2048")),
                   limit_data=not _ON_CUDA,

@@ -401,10 +401,7 @@ def _process(pid: int) -> psutil.Process | None:
 
 
 def _children(process: psutil.Process | None) -> list[psutil.Process]:
-    try:
-        return reaper.children(process.pid) if process is not None else []
-    except psutil.Error:
-        return []
+    return reaper.children(process.pid) if process is not None else []
 
 
 def _created(process: psutil.Process) -> float:
