@@ -207,10 +207,33 @@ def _preload() -> None:
     import torch
 
     torch.set_num_threads(1)
+    _warm_kernels()
     # What is imported now is shared with every child until written to. Out of the collector's sight, its objects
     # are not visited (so not copied) by each child's garbage collections.
     gc.collect()
     gc.freeze()
+
+
+def _warm_kernels() -> None:
+    """Run torch.nn's recurrent layers once, forward and backward, in both dtypes: their first call in a process
+    prepares kernels (tens of milliseconds), which every forked judge would otherwise do again (other operations'
+    first calls cost little: warming them measured no faster). Public computations on made-up numbers; the
+    generator each child starts from is reset when it is forked (grader/forking.py)."""
+    import torch
+    from grader.judge import oracle
+
+    for dtype in (torch.float64, torch.float32):
+        for mode in oracle.MODULES:
+            for layers, bidirectional in ((1, False), (2, True)):
+                dropout = 0.5 if layers > 1 else 0.0  # torch warns of dropout on one layer
+                module = oracle.make_module(mode, 3, 2, layers, True, bidirectional, dropout, dtype,
+                                            torch.device("cpu"))
+                module.train(True)
+                x = torch.randn(4, 2, 3, dtype=dtype, requires_grad=True)
+                output, _ = module(x)
+                torch.autograd.grad(output.sum(), [x, *module.parameters()])
+                with torch.no_grad():
+                    module.eval()(x)
 
 
 def _receive(control: socket.socket) -> tuple[dict[str, Any], list[int]] | None:

@@ -49,3 +49,21 @@ def test_every_stub_is_a_docstring_then_raise_not_implemented(filename: str) -> 
         last = node.body[-1]
         assert isinstance(last, ast.Raise) and "NotImplementedError" in ast.unparse(last), name
         assert "# TODO" in ast.get_source_segment((REPO / "exercises" / filename).read_text(encoding="utf-8"), node)
+
+
+def test_the_grader_suites_have_no_bare_assert_so_the_judge_skips_rewriting_them(tmp_path: Path) -> None:
+    """The judge runs the grader's own suites with --assert=plain: right only while none of them relies on an
+    assert (their verdicts come from the toolkit). Private suites keep pytest's rewriting, so their asserts show
+    their values."""
+    from grader import catalog, runner
+
+    suites = sorted((REPO / "grader" / "suites").glob("test_*.py"))
+    assert len(suites) >= len(catalog.EXERCISES)  # and the integration suite
+    for suite in suites:
+        tree = ast.parse(suite.read_text(encoding="utf-8"))
+        asserts = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Assert)]
+        assert not asserts, f"{suite.name} lines {asserts}: judge with the toolkit, or drop --assert=plain"
+    plan = runner.RunPlan(catalog.EXERCISES, tmp_path, "cpu", 1)
+    assert "--assert=plain" in runner._pytest_command(plan, tmp_path / "report.json", [])
+    private = runner.RunPlan(catalog.EXERCISES, tmp_path, "cpu", 1, private_suites=tmp_path, suites_dir=tmp_path)
+    assert "--assert=plain" not in runner._pytest_command(private, tmp_path / "report.json", [])
