@@ -5,9 +5,11 @@
 
 Encodes and decodes a typical request (a cell's call: inputs, weights, a built module's state, cotangents)
 and a typical reply (a dict with seven small float32 tensors, gradients and the bookkeeping lists), each
-with `grader.sandbox.wire` as the channel now does, and with the previous format: requests pickled
-(`pickle.dumps` / `pickle.loads`) and replies written with `torch.save`, then checked as a zip archive, read
-with `torch.load(weights_only=True)` and walked for bounds. Prints the median over N rounds of each step, in
+with `grader.sandbox.wire` as the channel now does (requests in its fast form, `encode_request` /
+`decode_request`; replies in its bounded one, also shown for the request), and with the previous format:
+requests pickled with torch's own tensor pickling (`pickle.dumps` / `pickle.loads`) and replies written
+with `torch.save`, then checked as a zip archive, read with `torch.load(weights_only=True)` and walked for
+bounds. Prints the median over N rounds of each step, in
 microseconds, and the milliseconds per round trip (a request and its reply). One thread, in this process.
 """
 from __future__ import annotations
@@ -109,14 +111,17 @@ def main() -> None:
     repeat = parser.parse_args().repeat
     request, reply = typical_request(), typical_reply()
     old_request, old_reply = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL), torch_save(reply)
-    new_request, new_reply = wire.encode(request), wire.encode(reply)
+    new_request, new_reply = wire.encode_request(request), wire.encode(reply)
+    bounded_request = wire.encode(request)
     steps = [
         ("previous", "request: pickle.dumps", lambda: pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)),
         ("previous", "request: pickle.loads", lambda: pickle.loads(old_request)),
         ("previous", "reply: torch.save", lambda: torch_save(reply)),
         ("previous", "reply: checks + torch.load", lambda: checked_torch_load(old_reply)),
-        ("wire", "request: wire.encode", lambda: wire.encode(request)),
-        ("wire", "request: wire.decode", lambda: wire.decode(new_request)),
+        ("wire", "request: wire.encode_request", lambda: wire.encode_request(request)),
+        ("wire", "request: wire.decode_request", lambda: wire.decode_request(new_request)),
+        ("bounded", "request: wire.encode", lambda: wire.encode(request)),
+        ("bounded", "request: wire.decode", lambda: wire.decode(bounded_request)),
         ("wire", "reply: wire.encode", lambda: wire.encode(reply)),
         ("wire", "reply: read_reply (wire.decode, bounded)", lambda: remote.read_reply(new_reply)),
     ]
@@ -128,9 +133,13 @@ def main() -> None:
     for fmt, name, step in steps:
         us = median_us(step, repeat)
         totals[fmt] = totals.get(fmt, 0.0) + us
+        if fmt == "wire" and name.startswith("request"):
+            totals["wire request"] = totals.get("wire request", 0.0) + us
         print(f"  {fmt:8} {name:42} {us:8.1f} us")
-    for fmt, us in totals.items():
-        print(f"{fmt:8} round trip (request and reply, both ends): {us / 1000:.3f} ms")
+    for fmt in ("previous", "wire"):
+        print(f"{fmt:8} round trip (request and reply, both ends): {totals[fmt] / 1000:.3f} ms")
+    bounded = totals["wire"] - totals["wire request"] + totals["bounded"]
+    print(f"         the same with the request in the bounded form: {bounded / 1000:.3f} ms")
     print(f"speed-up: {totals['previous'] / totals['wire']:.1f}x")
 
 

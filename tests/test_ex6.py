@@ -44,7 +44,7 @@ def test_modules_reach_the_sandbox_as_they_were_built() -> None:
     from grader.sandbox import main, wire
 
     def _decode(value):
-        return main._decode(wire.decode(wire.encode(value)))
+        return main._decode(wire.decode_request(wire.encode_request(value)))
 
     torch.manual_seed(0)
     modules = [given.GivenLSTM(3, 4, 2, bidirectional=True, dtype=torch.float64), given.GivenRNN(3, 4, nonlinearity="relu"),

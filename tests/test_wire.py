@@ -1,5 +1,6 @@
 """The channel's codec (`grader.sandbox.wire`): every value it carries crosses exactly, and every malformed or
-oversized frame is refused with WireError, before anything is allocated for it and without running code."""
+oversized frame is refused with WireError, before anything is allocated for it and without running code; the
+judge's requests cross exactly in the fast form too."""
 from __future__ import annotations
 
 import math
@@ -366,3 +367,52 @@ if given is not None:
         except WireError:
             return
         assert same(decode(encode(value)), value)
+
+
+# --- requests: the judge's own values, in the fast form only the sandbox reads ----------------------
+
+
+def request_round_trip(value: Any) -> Any:
+    decoded = wire.decode_request(wire.encode_request(value))
+    assert same(decoded, value), (value, decoded)
+    return decoded
+
+
+@pytest.mark.filterwarnings("ignore:ComplexHalf support is experimental")
+def test_requests_carry_every_value_and_tensor_exactly() -> None:
+    plain = [None, True, 0, -(2**63) - 1, 2**200, -0.0, float("inf"), 5e-324, "中文 \udcff", b"\x00\xff", (), [], {},
+             {"a": (1, [2.5])}, torch.bfloat16, torch.device("cpu"), torch.device("cuda:0")]
+    request_round_trip(plain)
+    generator = torch.Generator().manual_seed(3)
+    for dtype in ALL_DTYPES:
+        raw = torch.randint(0, 256, (2, 3, 4 * dtype.itemsize), dtype=torch.uint8, generator=generator)
+        tensor = (raw % 2 if dtype == torch.bool else raw).view(dtype)
+        for value in (tensor, tensor[0, 0, 0], tensor[:, :0], tensor.transpose(0, 2), tensor[:, 1, ::2]):
+            assert request_round_trip(value).is_contiguous()
+    special = torch.tensor([0.0, -0.0, float("inf"), float("nan"), 1e-45], dtype=torch.float32)
+    assert torch.signbit(request_round_trip(special)[1])
+    z = torch.tensor([1 + 2j, -3 - 4j], dtype=torch.complex64)
+    assert torch.equal(request_round_trip(z.conj()), torch.tensor([1 - 2j, -3 + 4j], dtype=torch.complex64))
+    assert torch.equal(request_round_trip(torch._neg_view(torch.tensor([1.0, -2.0]))), torch.tensor([-1.0, 2.0]))
+    for shape in [(), (0,), (3, 0, 2), (1, 1, 1, 1, 1, 1, 1, 1)]:
+        assert request_round_trip(torch.zeros(shape)).shape == shape
+
+
+def test_request_tensors_arrive_plain_fresh_writable_and_resizable() -> None:
+    leaf = torch.ones(3, requires_grad=True)
+    parameter = torch.nn.Parameter(torch.full((2,), 5.0))
+    decoded = wire.decode_request(wire.encode_request({"a": leaf, "b": leaf, "c": leaf * 2, "p": parameter}))
+    assert type(decoded["p"]) is torch.Tensor and not decoded["p"].requires_grad
+    assert torch.equal(decoded["p"], torch.full((2,), 5.0))
+    assert not decoded["a"].requires_grad and decoded["a"] is not decoded["b"]
+    decoded["a"].add_(1)  # shares memory with nothing
+    decoded["a"].resize_(10)  # torch's usual, resizable storage
+    assert torch.equal(decoded["b"], torch.ones(3)) and torch.equal(decoded["c"], torch.full((3,), 2.0))
+    with pytest.raises(TypeError):
+        wire.encode_request(torch.ones(2).to_sparse())
+
+
+@pytest.mark.filterwarnings("ignore:ComplexHalf support is experimental")
+@pytest.mark.parametrize("seed", range(50))
+def test_random_structures_cross_as_requests(seed: int) -> None:
+    request_round_trip(random_value(random.Random(seed)))

@@ -3,8 +3,9 @@
 Learner code runs only in the sandbox process (`grader/sandbox/`). The judge writes
 requests to its standard input and reads replies from its standard output, through a
 reader thread, so every wait has a deadline on every OS (no SIGALRM, no select on
-pipes). Both directions use one codec, `grader.sandbox.wire`, each message framed by
-its length (8 bytes). A reply is read with `wire.decode`, which runs no code and
+pipes). Both directions use `grader.sandbox.wire`, each message framed by its length
+(8 bytes): requests in its fast form for the judge's own values, replies in its
+bounded one. A reply is read with `wire.decode`, which runs no code and
 rebuilds plain tensors and Python values only, within bounds on the reply's bytes,
 nesting, values and elements per tensor that it checks as it reads, so no reply can
 inflate the judge; a reply it refuses is the sandbox's fault. A sandbox that exits,
@@ -237,7 +238,7 @@ class Sandbox:
                 self._greet()
             from grader.sandbox import wire  # imports torch: not before the sandbox is started
 
-            payload = wire.encode(message)
+            payload = wire.encode_request(message)
             self.process.stdin.write(_HEADER.pack(len(payload)) + payload)
             self.process.stdin.flush()
         except SandboxFault:

@@ -7,8 +7,8 @@ that call only), build one of its modules and run it. Replies carry plain values
 tensors, numbers, strings, tuples, lists and dicts, written by `wire.encode` and read
 by the judge with `wire.decode`, which rebuilds exactly those types and runs no code, so
 nothing the learner's code defines (a tensor subclass, an object with its own `__eq__`)
-reaches the judge; requests come with the same codec, each message framed by its
-length. Whatever learner code does to this process (monkeypatching torch, exiting,
+reaches the judge; requests come in the codec's faster form for the judge's own values
+(`wire.encode_request`), each message framed by its length. Whatever learner code does to this process (monkeypatching torch, exiting,
 crashing, looping, allocating) cannot change a verdict: the judge compares the returned
 values with its own torch.nn, and restarts this process after a fault.
 
@@ -55,7 +55,7 @@ def _read_exactly(fd: int, size: int) -> bytes:
 
 def _receive(fd: int) -> dict[str, Any]:
     (size,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size))
-    return wire.decode(_read_exactly(fd, size))  # the judge's request: trusted, read with the codec's defaults
+    return wire.decode_request(_read_exactly(fd, size))  # the judge's request: its own values, a pickle
 
 
 def _send(fd: int, reply: dict[str, Any]) -> None:

@@ -25,11 +25,18 @@ tensor's requires_grad, strides, storage and identity do not cross (no request n
 sets requires_grad itself, on the paths the judge names); decoded tensors are fresh, writable and
 contiguous, on the device named, sharing memory with nothing.
 
+The judge's requests have a second, faster form (`encode_request`, `decode_request`): a pickle whose tensors
+are carried as their bytes, as above. Only the sandbox reads it, and what it reads is the judge's own,
+so the pickle's power is no risk there (learner code running in that process can do anything a pickle
+could); about four times faster to read than `decode`, it is never used for what the judge reads.
+
 Imports only the standard library and torch: the sandbox imports it before it is confined.
 """
 from __future__ import annotations
 
 import ctypes
+import io
+import pickle
 import struct
 from typing import Any, Callable
 
@@ -365,3 +372,50 @@ class _Reader:
 
 
 _DEVICES: dict[bytes, torch.device] = {}  # names read before, and their devices
+
+
+# --------------------------------------------------------------------------
+# Requests: the judge's own values, read by the sandbox only
+# --------------------------------------------------------------------------
+
+
+def encode_request(value: Any) -> bytes:
+    """`value`, a request of the judge's, as a pickle whose tensors are carried as their bytes (and arrive as plain
+    tensors, as `decode` gives them)."""
+    out = io.BytesIO()
+    _RequestPickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return out.getvalue()
+
+
+def decode_request(data: bytes) -> Any:
+    """A request of the judge's. Never for anything another process could have written: a pickle runs code."""
+    return _RequestUnpickler(io.BytesIO(data)).load()
+
+
+class _RequestPickler(pickle.Pickler):
+    def persistent_id(self, obj: Any) -> Any:
+        if not isinstance(obj, torch.Tensor):
+            return None
+        code = _DTYPE_CODES.get(obj.dtype)
+        if code is None or obj.layout != torch.strided:
+            raise TypeError(f"cannot send a tensor of dtype {obj.dtype} and layout {obj.layout}")
+        tensor = obj.detach()
+        if tensor.device.type != "cpu":
+            tensor = tensor.cpu()
+        if tensor.is_conj():
+            tensor = tensor.resolve_conj()
+        if tensor.is_neg():
+            tensor = tensor.resolve_neg()
+        if not tensor.is_contiguous():
+            tensor = tensor.contiguous()
+        size = tensor.numel() * _ITEM_SIZES[code]
+        return code, str(obj.device), tuple(tensor.shape), ctypes.string_at(tensor.data_ptr(), size) if size else b""
+
+
+class _RequestUnpickler(pickle.Unpickler):
+    def persistent_load(self, pid: Any) -> torch.Tensor:
+        code, device, shape, data = pid
+        tensor = torch.empty(shape, dtype=DTYPES[code])  # fresh, writable, contiguous, torch's own storage
+        if data:
+            ctypes.memmove(tensor.data_ptr(), data, len(data))
+        return tensor if device == "cpu" else tensor.to(device)
