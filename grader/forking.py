@@ -13,6 +13,7 @@ without exec (Python's multiprocessing stopped forking there for this reason), a
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -62,12 +63,30 @@ class ForkedProcess:
 
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise subprocess.TimeoutExpired(str(self.pid), timeout or 0.0)
-            time.sleep(_POLL_S)
+        pidfd = self._pidfd()
+        try:
+            while self.poll() is None:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise subprocess.TimeoutExpired(str(self.pid), timeout or 0.0)
+                if pidfd is None:
+                    time.sleep(_POLL_S if left is None else min(_POLL_S, left))
+                else:  # readable once the child has ended: no wake-ups until then
+                    select.select([pidfd], [], [], left)
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
         assert self.returncode is not None
         return self.returncode
+
+    def _pidfd(self) -> int | None:
+        """A descriptor that becomes readable when the child ends (Linux 5.3 and later), or None."""
+        if self.returncode is not None or not hasattr(os, "pidfd_open"):
+            return None
+        try:
+            return os.pidfd_open(self.pid)
+        except OSError:
+            return None
 
     def send_signal(self, number: int) -> None:
         if self.poll() is None:  # never signal a reaped pid: it may be another process's by now

@@ -231,3 +231,26 @@ def test_a_warm_process_that_dies_mid_batch_leaves_the_submission_to_the_plain_w
     finally:
         server.close()
     assert not [command for command in running_descendants().values() if "warm.py" in command]
+
+
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "polling"])
+def test_a_forked_child_is_waited_for_with_and_without_a_deadline(pidfd: bool, monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    from grader import forking
+
+    if not pidfd:
+        monkeypatch.setattr(forking.ForkedProcess, "_pidfd", lambda self: None)
+    env = dict(os.environ)
+
+    def child(code: int, seconds: float) -> forking.ForkedProcess:
+        return forking.ForkedProcess(forking.fork(lambda: (time.sleep(seconds), code)[1], {}, env, str(tmp_path)))
+
+    slow = child(7, 30.0)
+    started = time.monotonic()
+    with pytest.raises(subprocess.TimeoutExpired):
+        slow.wait(timeout=0.3)
+    assert 0.3 <= time.monotonic() - started < 5.0 and slow.returncode is None
+    slow.kill()
+    assert slow.wait(timeout=10) == -9
+    quick = child(3, 0.2)
+    assert quick.wait() == 3 and quick.wait(timeout=0) == 3 and quick.poll() == 3
