@@ -8,9 +8,10 @@ tensors, numbers, strings, tuples, lists and dicts, written by `wire.encode` and
 by the judge with `wire.decode`, which rebuilds exactly those types and runs no code, so
 nothing the learner's code defines (a tensor subclass, an object with its own `__eq__`)
 reaches the judge; requests come in the codec's faster form for the judge's own values
-(`wire.encode_request`), each message framed by its length. Whatever learner code does to this process (monkeypatching torch, exiting,
-crashing, looping, allocating) cannot change a verdict: the judge compares the returned
-values with its own torch.nn, and restarts this process after a fault.
+(`wire.encode_request`), each message framed by its length. Whatever learner code does
+to this process (monkeypatching torch, exiting, crashing, looping, allocating) cannot
+change a verdict: the judge compares the returned values with its own torch.nn, and
+restarts this process after a fault.
 
 Started through `start.py`, which sets the limits and the confinement first.
 """
