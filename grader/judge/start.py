@@ -24,7 +24,19 @@ def main(argv: list[str]) -> int:
             sys.path.append(folder)
     import pytest
 
+    _skip_entry_point_lookup()
     return int(pytest.main(argv))
+
+
+def _skip_entry_point_lookup() -> None:
+    """Before importing the module a `-p NAME` names, pytest looks for an installed package's entry point called
+    NAME, reading the metadata of every installed distribution (2 ms for each -p here, more in a large environment).
+    The judge's plugins are modules named by their module paths, and no installed plugin is wanted
+    (PYTEST_DISABLE_PLUGIN_AUTOLOAD): the judge imports the modules it names, never a same-named entry point,
+    and skips that lookup."""
+    from _pytest.config import PytestPluginManager
+
+    PytestPluginManager.load_setuptools_entrypoints = lambda self, *args, **kwargs: 0  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":
