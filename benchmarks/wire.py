@@ -9,8 +9,8 @@ with `grader.sandbox.wire` as the channel now does (requests in its fast form, `
 `decode_request`; replies in its bounded one, also shown for the request), and with the previous format:
 requests pickled with torch's own tensor pickling (`pickle.dumps` / `pickle.loads`) and replies written
 with `torch.save`, then checked as a zip archive, read with `torch.load(weights_only=True)` and walked for
-bounds. Prints the median over N rounds of each step, in
-microseconds, and the milliseconds per round trip (a request and its reply). One thread, in this process.
+bounds. Prints the median over N rounds of each step, in microseconds, and the milliseconds per round trip
+(a request and its reply). One thread, in this process.
 """
 from __future__ import annotations
 

@@ -227,8 +227,7 @@ def _warm_kernels() -> None:
             for layers, bidirectional in ((1, False), (2, True)):
                 dropout = 0.5 if layers > 1 else 0.0  # torch warns of dropout on one layer
                 module = oracle.make_module(mode, 3, 2, layers, True, bidirectional, dropout, dtype,
-                                            torch.device("cpu"))
-                module.train(True)
+                                            torch.device("cpu"))  # in training mode: dropout runs
                 x = torch.randn(4, 2, 3, dtype=dtype, requires_grad=True)
                 output, _ = module(x)
                 torch.autograd.grad(output.sum(), [x, *module.parameters()])

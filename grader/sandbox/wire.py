@@ -171,19 +171,20 @@ def _encode_device(value: torch.device, out: list[bytes]) -> None:
     out.append(b"v" + _device_name(value))
 
 
-def _encode_tensor(value: torch.Tensor, out: list[bytes]) -> None:
+def _tensor_code(value: torch.Tensor) -> int:
+    """The dtype code of a tensor that can cross; TypeError for one that cannot."""
     if value.layout != torch.strided:
         raise TypeError(f"cannot send a tensor with layout {value.layout}")
     code = _DTYPE_CODES.get(value.dtype)
     if code is None:
         raise TypeError(f"cannot send a tensor of dtype {value.dtype}")
-    shape = value.shape
-    if len(shape) > MAX_DIMS:
-        raise TypeError(f"cannot send a tensor of {len(shape)} dimensions")
-    device = value.device
-    name = _device_name(device)
+    return code
+
+
+def _element_bytes(value: torch.Tensor, code: int) -> bytes:
+    """The elements of a contiguous CPU copy in row-major order, conjugate and negative bits resolved."""
     tensor = value
-    if device.type != "cpu":
+    if tensor.device.type != "cpu":
         tensor = tensor.detach().cpu()
     if tensor.is_conj():
         tensor = tensor.detach().resolve_conj()
@@ -192,11 +193,21 @@ def _encode_tensor(value: torch.Tensor, out: list[bytes]) -> None:
     if not tensor.is_contiguous():
         tensor = tensor.detach().contiguous()
     size = tensor.numel() * _ITEM_SIZES[code]
+    # A copy of exactly the elements' bytes: the tensor is contiguous, and data_ptr() is where they start.
+    return ctypes.string_at(tensor.data_ptr(), size) if size else b""
+
+
+def _encode_tensor(value: torch.Tensor, out: list[bytes]) -> None:
+    code = _tensor_code(value)
+    shape = value.shape
+    if len(shape) > MAX_DIMS:
+        raise TypeError(f"cannot send a tensor of {len(shape)} dimensions")
+    name = _device_name(value.device)
+    data = _element_bytes(value, code)
     out.append(b"t" + bytes((code,)) + name + bytes((len(shape),)) + b"".join([_I8.pack(n) for n in shape])
-               + _U8.pack(size))
-    if size:
-        # A copy of exactly the elements' bytes: the tensor is contiguous, and data_ptr() is where they start.
-        out.append(ctypes.string_at(tensor.data_ptr(), size))
+               + _U8.pack(len(data)))
+    if data:
+        out.append(data)
 
 
 _ENCODERS: dict[type, Callable[[Any, list[bytes]], None]] = {
@@ -396,20 +407,8 @@ class _RequestPickler(pickle.Pickler):
     def persistent_id(self, obj: Any) -> Any:
         if not isinstance(obj, torch.Tensor):
             return None
-        code = _DTYPE_CODES.get(obj.dtype)
-        if code is None or obj.layout != torch.strided:
-            raise TypeError(f"cannot send a tensor of dtype {obj.dtype} and layout {obj.layout}")
-        tensor = obj.detach()
-        if tensor.device.type != "cpu":
-            tensor = tensor.cpu()
-        if tensor.is_conj():
-            tensor = tensor.resolve_conj()
-        if tensor.is_neg():
-            tensor = tensor.resolve_neg()
-        if not tensor.is_contiguous():
-            tensor = tensor.contiguous()
-        size = tensor.numel() * _ITEM_SIZES[code]
-        return code, str(obj.device), tuple(tensor.shape), ctypes.string_at(tensor.data_ptr(), size) if size else b""
+        code = _tensor_code(obj)
+        return code, str(obj.device), tuple(obj.shape), _element_bytes(obj, code)
 
 
 class _RequestUnpickler(pickle.Unpickler):
