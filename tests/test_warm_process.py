@@ -216,13 +216,26 @@ def test_a_warm_process_that_dies_mid_batch_leaves_the_submission_to_the_plain_w
 
     from grader import batch, warm
 
-    target = plant(tmp_path / "submission", "ex1_rnn_cell.py", "_slow = sum(range(4 * 10**7))  # still grading at 1 s")
+    target = plant(tmp_path / "submission", "ex1_rnn_cell.py", "_slow = sum(range(4 * 10**7))  # still grading a while")
     settings = batch.BatchSettings(out=tmp_path / "out", seed=SEED, lang="en", device="cpu", time_limit_s=300,
                                    workers=1, suites=None)
     server = batch._ready(batch._launch_warm(settings))
     assert server is not None
+    def kill_while_grading() -> None:
+        """Kill the warm process once a forked grader has its judge and sandbox running (the planted loop keeps
+        them running for a while): a timer alone could fire after a fast machine had finished the grade."""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if len(psutil.Process(server.process.pid).children(recursive=True)) >= 3:
+                    break
+            except psutil.Error:
+                return
+            time.sleep(0.01)
+        server.process.kill()
+
     try:
-        threading.Timer(1.0, server.process.kill).start()
+        threading.Thread(target=kill_while_grading, daemon=True).start()
         for number in range(2):
             with open(tmp_path / f"out{number}", "w+b") as out, open(tmp_path / f"err{number}", "w+b") as err:
                 code, forked = batch._grade_to_end(batch._command(target, settings), out, err, 300, server)
