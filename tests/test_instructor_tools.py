@@ -172,7 +172,8 @@ def test_batch_pass_rates_put_the_common_mistake_first(batch_run) -> None:
 
 
 def test_batch_time_limit_gives_a_row_not_a_crash(tmp_path: Path) -> None:
-    plant(tmp_path / "submissions" / "dave", "ex1_rnn_cell.py", "")
+    # Loading the file takes minutes: past the limit however fast the grader starts (a warm one grades in 0.5 s).
+    plant(tmp_path / "submissions" / "dave", "ex1_rnn_cell.py", "_slow = sum(range(10**11))")
     run = run_grader("batch", str(tmp_path / "submissions"), "--out", str(tmp_path / "grades"), "--time-limit", "0.5")
     assert run.returncode == 1, run.stderr
     (row,) = read_csv(tmp_path / "grades" / "grades.csv")
